@@ -1,0 +1,258 @@
+"""Audio input handling: decode files, validate arrays, downmix to mono, resample to 16 kHz, cap at 30 s.
+
+Every entry point returns a 1-D ``float32`` waveform at :data:`TARGET_SAMPLING_RATE`. Files are decoded with
+``soundfile`` (wav, flac, ogg, mp3 with libsndfile >= 1.1); other containers fall back to ``librosa``'s
+decoder. Resampling uses ``soxr`` (a librosa dependency) or ``librosa.resample``. Those libraries are
+imported lazily so this module only needs numpy at import time.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import warnings
+from numbers import Integral
+from typing import Any
+
+import numpy as np
+
+
+TARGET_SAMPLING_RATE = 16000
+MAX_AUDIO_SECONDS = 30
+MAX_AUDIO_SAMPLES = MAX_AUDIO_SECONDS * TARGET_SAMPLING_RATE
+MIN_AUDIO_SAMPLES = 480
+"""Shortest clip (30 ms = 3 mel frames) that still yields one audio token after the encoder's downsampling."""
+MAX_CHANNELS = 16
+"""Largest channel count accepted for 2-D arrays; the smaller axis of a 2-D array is the channel axis."""
+
+_URL_PREFIXES = ("http://", "https://")
+_INT_SCALES = {np.dtype(np.int16): 32768.0, np.dtype(np.int32): 2147483648.0}
+
+
+def validate_sampling_rate(sampling_rate: Any, what: str = "audio") -> int:
+    """Return ``sampling_rate`` as ``int`` or raise a ``ValueError``/``TypeError`` that explains the fix."""
+    if sampling_rate is None:
+        raise ValueError(
+            f"`sampling_rate` is required for in-memory audio ({what}): pass the rate the samples were recorded "
+            f"at, e.g. sampling_rate={TARGET_SAMPLING_RATE} (audio is resampled to {TARGET_SAMPLING_RATE} Hz)."
+        )
+    if isinstance(sampling_rate, bool) or not isinstance(sampling_rate, (Integral, float)):
+        raise TypeError(f"`sampling_rate` must be a positive integer (Hz), got {type(sampling_rate).__name__}.")
+    if isinstance(sampling_rate, float):
+        if not np.isfinite(sampling_rate) or not float(sampling_rate).is_integer():
+            raise ValueError(f"`sampling_rate` must be a whole number of Hz, got {sampling_rate!r}.")
+        sampling_rate = int(sampling_rate)
+    if sampling_rate <= 0:
+        raise ValueError(f"`sampling_rate` must be a positive integer (Hz), got {sampling_rate}.")
+    return int(sampling_rate)
+
+
+def is_url(source: Any) -> bool:
+    return isinstance(source, str) and source.lower().startswith(_URL_PREFIXES)
+
+
+def _to_numpy(array: Any) -> np.ndarray:
+    if hasattr(array, "detach") and hasattr(array, "cpu"):  # torch.Tensor, without importing torch
+        array = array.detach().cpu().numpy()
+    if isinstance(array, (list, tuple)):
+        array = np.asarray(array, dtype=np.float32)
+    if not isinstance(array, np.ndarray):
+        raise TypeError(
+            f"Audio must be a file path, URL, bytes, or a numpy array / torch tensor / list of samples; "
+            f"got {type(array).__name__}."
+        )
+    return array
+
+
+def _to_float(array: np.ndarray, name: str) -> np.ndarray:
+    if array.dtype in _INT_SCALES:
+        return array.astype(np.float32) / _INT_SCALES[array.dtype]
+    if np.issubdtype(array.dtype, np.floating):
+        return array.astype(np.float32, copy=False)
+    raise TypeError(
+        f"{name}: unsupported sample dtype {array.dtype}. Use float samples in [-1, 1] or int16/int32 PCM "
+        "(int16 is scaled by 1/32768)."
+    )
+
+
+def _downmix(array: np.ndarray, name: str) -> np.ndarray:
+    if array.ndim == 1:
+        return array
+    if array.ndim != 2:
+        raise ValueError(
+            f"{name}: audio must be 1-D (samples,) or 2-D (samples, channels) / (channels, samples); "
+            f"got shape {tuple(array.shape)}."
+        )
+    channel_axis = 0 if array.shape[0] <= array.shape[1] else 1
+    if array.shape[channel_axis] > MAX_CHANNELS:
+        raise ValueError(
+            f"{name}: cannot tell the channel axis of a 2-D array of shape {tuple(array.shape)} (more than "
+            f"{MAX_CHANNELS} channels on the smaller axis). Pass a 1-D mono array or shape (samples, channels)."
+        )
+    return array.mean(axis=channel_axis, dtype=np.float64).astype(np.float32)
+
+
+def resample(waveform: np.ndarray, orig_sampling_rate: int, target_sampling_rate: int = TARGET_SAMPLING_RATE):
+    """Resample a mono float32 waveform with soxr (high quality), or librosa if soxr is unavailable."""
+    if orig_sampling_rate == target_sampling_rate:
+        return waveform
+    try:
+        import soxr
+    except ImportError:
+        import librosa
+
+        out = librosa.resample(waveform, orig_sr=orig_sampling_rate, target_sr=target_sampling_rate)
+    else:
+        out = soxr.resample(waveform, orig_sampling_rate, target_sampling_rate, quality="HQ")
+    return np.ascontiguousarray(out, dtype=np.float32)
+
+
+def truncate_to_max_length(waveform: np.ndarray, name: str = "audio", max_samples: int = MAX_AUDIO_SAMPLES):
+    """Keep the first ``max_samples`` samples (30 s at 16 kHz), warning when a clip is cut."""
+    if max_samples is None or waveform.shape[0] <= max_samples:
+        return waveform
+    seconds = waveform.shape[0] / TARGET_SAMPLING_RATE
+    message = (
+        f"{name} is {seconds:.2f} s long; Qwen-Audio encodes at most {max_samples / TARGET_SAMPLING_RATE:g} s "
+        f"per clip, so only the first {max_samples / TARGET_SAMPLING_RATE:g} s are used."
+    )
+    warnings.warn(message, UserWarning, stacklevel=3)
+    return waveform[:max_samples]
+
+
+def prepare_waveform(
+    array: Any,
+    sampling_rate: Any,
+    *,
+    name: str = "audio",
+    target_sampling_rate: int = TARGET_SAMPLING_RATE,
+    max_samples: int | None = MAX_AUDIO_SAMPLES,
+) -> np.ndarray:
+    """Validate an in-memory clip and return it as mono float32 at ``target_sampling_rate``.
+
+    Accepts float or int16/int32 samples in layouts (n,), (n, channels) or (channels, n); channels are averaged.
+    """
+    sampling_rate = validate_sampling_rate(sampling_rate, what=name)
+    array = _to_numpy(array)
+    if array.size == 0:
+        raise ValueError(f"{name} is empty (shape {tuple(array.shape)}); pass at least 30 ms of audio.")
+    waveform = _downmix(_to_float(array, name), name)
+    if not np.all(np.isfinite(waveform)):
+        raise ValueError(f"{name} contains NaN or infinite samples; clean the waveform before processing.")
+    waveform = resample(np.ascontiguousarray(waveform), sampling_rate, target_sampling_rate)
+    if waveform.shape[0] < MIN_AUDIO_SAMPLES * target_sampling_rate // TARGET_SAMPLING_RATE:
+        raise ValueError(
+            f"{name} is too short ({waveform.shape[0]} samples at {target_sampling_rate} Hz); Qwen-Audio needs at "
+            f"least {MIN_AUDIO_SAMPLES / TARGET_SAMPLING_RATE * 1000:g} ms of audio to produce one audio token."
+        )
+    return truncate_to_max_length(waveform, name, max_samples)
+
+
+def _decode_with_soundfile(source) -> tuple[np.ndarray, int]:
+    import soundfile
+
+    data, sampling_rate = soundfile.read(source, dtype="float32", always_2d=True)
+    return data, sampling_rate
+
+
+def _decode_with_librosa(path: str) -> tuple[np.ndarray, int]:
+    import librosa
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        data, sampling_rate = librosa.load(path, sr=None, mono=False)
+    data = np.asarray(data, dtype=np.float32)
+    return (data.T if data.ndim == 2 else data[:, None]), int(sampling_rate)
+
+
+def _read_url(url: str, timeout: float = 30.0) -> bytes:
+    from urllib.request import urlopen
+
+    try:
+        with urlopen(url, timeout=timeout) as response:  # noqa: S310 - only reached with allow_urls=True
+            return response.read()
+    except Exception as error:
+        raise ValueError(f"Could not download audio from {url}: {error}") from error
+
+
+def decode_audio_file(source: str | os.PathLike | bytes, name: str | None = None) -> tuple[np.ndarray, int]:
+    """Decode a file path or encoded bytes into a (samples, channels) float32 array and its sampling rate."""
+    if isinstance(source, (bytes, bytearray)):
+        label = name or "audio bytes"
+        try:
+            return _decode_with_soundfile(io.BytesIO(bytes(source)))
+        except Exception as error:
+            raise ValueError(f"Could not decode {label}: {str(error).rstrip('.')}. Supported: wav, flac, ogg, mp3.") from error
+    path = os.fspath(source)
+    label = name or f"audio file {path!r}"
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{label} does not exist; check the path (relative paths are resolved from "
+                                f"{os.getcwd()!r}).")
+    if os.path.isdir(path):
+        raise ValueError(f"{label} is a directory, not an audio file.")
+    try:
+        return _decode_with_soundfile(path)
+    except Exception as soundfile_error:
+        try:
+            return _decode_with_librosa(path)
+        except Exception:
+            raise ValueError(
+                f"Could not decode {label}: {str(soundfile_error).rstrip('.')}. The file is corrupt or in an unsupported format "
+                "(supported: wav, flac, ogg, mp3 via soundfile; other formats need ffmpeg for librosa)."
+            ) from soundfile_error
+
+
+def load_audio(
+    audio: Any,
+    sampling_rate: Any = None,
+    *,
+    allow_urls: bool = False,
+    name: str | None = None,
+    target_sampling_rate: int = TARGET_SAMPLING_RATE,
+    max_samples: int | None = MAX_AUDIO_SAMPLES,
+) -> np.ndarray:
+    """Load one clip (path, URL, encoded bytes, or array) as mono float32 at 16 kHz, at most 30 s long.
+
+    ``sampling_rate`` is required for arrays and ignored for files (their header gives the rate).
+    URLs are only fetched when ``allow_urls=True``.
+    """
+    if isinstance(audio, (str, os.PathLike, bytes, bytearray)):
+        if is_url(audio):
+            if not allow_urls:
+                raise ValueError(
+                    f"Audio source {audio!r} is a URL; downloading is disabled by default. Pass allow_urls=True "
+                    "to fetch it, or download the file and pass its local path."
+                )
+            label = name or f"audio from {audio}"
+            data, file_rate = decode_audio_file(_read_url(audio), name=label)
+        else:
+            label = name or (f"audio file {os.fspath(audio)!r}" if not isinstance(audio, (bytes, bytearray))
+                             else "audio bytes")
+            data, file_rate = decode_audio_file(audio, name=label)
+        if data.shape[0] == 0:
+            raise ValueError(f"{label} contains no samples.")
+        return prepare_waveform(
+            data.mean(axis=1, dtype=np.float64).astype(np.float32),
+            file_rate,
+            name=label,
+            target_sampling_rate=target_sampling_rate,
+            max_samples=max_samples,
+        )
+    label = name or "audio array"
+    return prepare_waveform(
+        audio, sampling_rate, name=label, target_sampling_rate=target_sampling_rate, max_samples=max_samples
+    )
+
+
+__all__ = [
+    "MAX_AUDIO_SAMPLES",
+    "MIN_AUDIO_SAMPLES",
+    "MAX_AUDIO_SECONDS",
+    "TARGET_SAMPLING_RATE",
+    "decode_audio_file",
+    "load_audio",
+    "prepare_waveform",
+    "resample",
+    "truncate_to_max_length",
+    "validate_sampling_rate",
+]
