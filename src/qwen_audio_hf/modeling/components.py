@@ -132,11 +132,56 @@ def _is_original_qwen_dir(path: str) -> bool:
         return json.load(handle).get("model_type") == "qwen"
 
 
-def _load_original_qwen(path: str):
-    """(text config, decoder state dict in Qwen2Model names, lm_head weight or None) from an original Qwen dir."""
-    from . import original_checkpoint
+def _read_state_dict(path: str) -> Dict[str, torch.Tensor]:
+    """All tensors of a checkpoint directory (safetensors preferred, else pytorch .bin shards)."""
+    files = sorted(f for f in os.listdir(path) if f.endswith(".safetensors"))
+    if files:
+        from safetensors.torch import load_file
 
-    return original_checkpoint.load_original_language_model(path)
+        loader = lambda name: load_file(os.path.join(path, name))  # noqa: E731
+    else:
+        files = sorted(f for f in os.listdir(path) if f.endswith(".bin"))
+        loader = lambda name: torch.load(os.path.join(path, name), map_location="cpu", weights_only=True)  # noqa: E731
+    if not files:
+        raise ValueError(f"{path} has no *.safetensors or *.bin weight files.")
+    state: Dict[str, torch.Tensor] = {}
+    for name in files:
+        state.update(loader(name))
+    return state
+
+
+def _load_original_qwen(path: str):
+    """(text config, decoder state dict in Qwen2Model names, lm_head weight) from an original Qwen(-7B) directory.
+
+    Reuses `original_checkpoint`'s config translation and key renames (q/k/v split from the fused c_attn)."""
+    from . import original_checkpoint as original
+    from .configuration_qwen_audio import QwenAudioTextConfig
+
+    with open(os.path.join(path, "config.json"), encoding="utf-8") as handle:
+        config_dict = json.load(handle)
+    hidden = config_dict.get("hidden_size", 4096)
+    # The translation reads the text settings only; a stand-in audio dict satisfies its audio checks.
+    stand_in_audio = {"n_state": 8, "n_head": 1, "n_layer": 1, "output_dim": hidden}
+    text_dict = original.translate_original_config({**config_dict, "audio": stand_in_audio})["text_config"]
+    text_config = QwenAudioTextConfig(**{k: v for k, v in text_dict.items() if k != "model_type"})
+
+    prefix = "model.language_model."
+    decoder_state, lm_head = {}, None
+    for key, value in _read_state_dict(path).items():
+        for pattern, replacement in original.ORIGINAL_KEY_RENAMES:
+            key = re.sub(pattern, replacement, key)
+        if key == "lm_head.weight":
+            lm_head = value
+            continue
+        if not key.startswith(prefix):
+            continue
+        key = key[len(prefix):]
+        if original.FUSED_QKV_SOURCE in key:
+            for target, chunk in zip(original.SPLIT_QKV_TARGETS, value.chunk(3, dim=0)):
+                decoder_state[key.replace(original.FUSED_QKV_SOURCE, target)] = chunk.contiguous()
+        else:
+            decoder_state[key] = value
+    return text_config, decoder_state, lm_head
 
 
 def load_language_model(language_model: Any):
@@ -168,9 +213,14 @@ def load_language_model(language_model: Any):
 
 
 # ------------------------------------------------------------------------------------------- tokenizer / vocab
-def _qwen_audio_tokenizer():
+def _qwen_audio_tokenizer(language_model: Any):
+    """The Qwen-Audio tokenizer, from the Qwen directory's own qwen.tiktoken when it has one."""
     from ..processing.tokenization_qwen_audio import QwenAudioTokenizer
 
+    if isinstance(language_model, (str, os.PathLike)):
+        vocab_file = os.path.join(os.fspath(language_model), "qwen.tiktoken")
+        if os.path.isfile(vocab_file):
+            return QwenAudioTokenizer(vocab_file=vocab_file)
     return QwenAudioTokenizer()
 
 
@@ -234,7 +284,7 @@ def build_from_components(
     if tokenizer is None:
         tokenizer = lm_tokenizer
     if tokenizer is None:
-        tokenizer = _qwen_audio_tokenizer()
+        tokenizer = _qwen_audio_tokenizer(language_model)
         known_rows = special_tokens.NUM_BPE_RANKS + len(special_tokens.CONTROL_TOKENS)
         minimum_vocab = QWEN_AUDIO_VOCAB_SIZE
     else:
