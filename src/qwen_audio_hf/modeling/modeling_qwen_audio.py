@@ -1,0 +1,328 @@
+"""Qwen-Audio: audio tower + projector + Qwen language model, as a native transformers model."""
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from transformers import AutoModel, GenerationMixin, PreTrainedModel
+from transformers.cache_utils import Cache
+from transformers.modeling_outputs import ModelOutput
+from transformers.utils.generic import can_return_tuple
+
+from .configuration_qwen_audio import QwenAudioConfig, QwenAudioTextConfig
+from .modeling_qwen_audio_encoder import QwenAudioEncoder, audio_token_counts, init_encoder_positions
+from .modeling_qwen_audio_text import QwenAudioTextModel
+
+
+@dataclass
+class QwenAudioModelOutputWithPast(ModelOutput):
+    """Decoder output of `QwenAudioModel` (`cache` is the KV cache; `past_key_values` is an alias)."""
+
+    last_hidden_state: torch.Tensor | None = None
+    cache: Cache | None = None
+    hidden_states: tuple[torch.Tensor, ...] | None = None
+    attentions: tuple[torch.Tensor, ...] | None = None
+
+    @property
+    def past_key_values(self) -> Cache | None:
+        return self.cache
+
+
+@dataclass
+class QwenAudioCausalLMOutputWithPast(ModelOutput):
+    """Output of `QwenAudioForConditionalGeneration` (`cache` is the KV cache; `past_key_values` is an alias)."""
+
+    loss: torch.Tensor | None = None
+    logits: torch.Tensor | None = None
+    cache: Cache | None = None
+    hidden_states: tuple[torch.Tensor, ...] | None = None
+    attentions: tuple[torch.Tensor, ...] | None = None
+
+    @property
+    def past_key_values(self) -> Cache | None:
+        return self.cache
+
+
+class QwenAudioPreTrainedModel(PreTrainedModel):
+    config: QwenAudioConfig
+    base_model_prefix = "model"
+    input_modalities = ("audio", "text")
+    supports_gradient_checkpointing = True
+    _no_split_modules = ["QwenAudioEncoderLayer", "Qwen2DecoderLayer"]
+    _skip_keys_device_placement = ["cache", "past_key_values"]
+    _supports_flash_attn = True
+    _supports_sdpa = True
+    _supports_flex_attn = False
+    _supports_attention_backend = True
+    # Buffers and leftovers of the original layout that are recomputed, never loaded.
+    _keys_to_ignore_on_load_unexpected = [r"positional_embedding", r"rotary_emb\.inv_freq", r"masked_bias", r"logn_tensor"]
+
+    def _init_weights(self, module):
+        super()._init_weights(module)
+        init_encoder_positions(module)
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, *model_args, **kwargs):
+        """Load a native checkpoint, or an ORIGINAL Qwen-Audio hub checkpoint (translated at load time)."""
+        try:
+            from .original_checkpoint import original_layout_loading
+        except ImportError:  # exported without the loader (e.g. as Hub remote code): native layout only
+            return super().from_pretrained(pretrained_model_name_or_path, *model_args, **kwargs)
+        with original_layout_loading(pretrained_model_name_or_path, kwargs) as kwargs:
+            return super().from_pretrained(pretrained_model_name_or_path, *model_args, **kwargs)
+
+    @classmethod
+    def _load_pretrained_model(cls, model, state_dict, checkpoint_files, load_config, expected_keys=None):
+        try:
+            from .original_checkpoint import with_original_weight_mapping
+        except ImportError:
+            return super()._load_pretrained_model(model, state_dict, checkpoint_files, load_config, expected_keys)
+        with with_original_weight_mapping(model, load_config) as load_config:
+            return super()._load_pretrained_model(model, state_dict, checkpoint_files, load_config, expected_keys)
+
+
+class QwenAudioMultiModalProjector(nn.Module):
+    """Audio frames -> text hidden size, plus the learned audio <bos>/<eos> embeddings of each span."""
+
+    def __init__(self, config: QwenAudioConfig):
+        super().__init__()
+        hidden_size = config.text_config.hidden_size
+        self.linear = nn.Linear(config.audio_config.d_model, hidden_size, bias=True)
+        self.audio_bos_eos_embedding = nn.Embedding(2, hidden_size)
+
+    def forward(self, audio_features: torch.Tensor) -> torch.Tensor:
+        return self.linear(audio_features)
+
+    def span_embeddings(self, projected: torch.Tensor, token_counts: torch.Tensor) -> list[torch.Tensor]:
+        """Per audio i: [bos, projected[i, :token_counts[i]], eos]."""
+        bos, eos = self.audio_bos_eos_embedding.weight[0:1], self.audio_bos_eos_embedding.weight[1:2]
+        bos, eos = bos.to(projected.dtype), eos.to(projected.dtype)
+        return [torch.cat([bos, projected[i, : int(n)], eos]) for i, n in enumerate(token_counts.tolist())]
+
+
+def find_audio_spans(input_ids: torch.Tensor, start_id: int, end_id: int) -> list[tuple[int, int, int]]:
+    """(row, start, end) of every `<audio>`..`</audio>` span, inclusive, in batch order (row by row, left to right)."""
+    starts = (input_ids == start_id).nonzero().tolist()
+    ends = (input_ids == end_id).nonzero().tolist()
+    if len(starts) != len(ends):
+        raise ValueError(
+            f"input_ids hold {len(starts)} audio start tokens (id {start_id}) but {len(ends)} end tokens "
+            f"(id {end_id}); every <audio> needs a matching </audio>."
+        )
+    spans = []
+    for (row, start), (end_row, end) in zip(starts, ends):
+        if row != end_row or end <= start:
+            raise ValueError(
+                f"malformed audio span in row {row}: <audio> at {start} is not closed by a </audio> in the same row."
+            )
+        if spans and spans[-1][0] == row and start <= spans[-1][2]:
+            raise ValueError(f"nested or overlapping audio spans in row {row}.")
+        spans.append((row, start, end))
+    return spans
+
+
+class QwenAudioModel(QwenAudioPreTrainedModel):
+    """Audio tower + projector + language model (no LM head). Audio spans are written into the token embeddings."""
+
+    def __init__(self, config: QwenAudioConfig):
+        super().__init__(config)
+        self.audio_tower = QwenAudioEncoder(config.audio_config)
+        self.multi_modal_projector = QwenAudioMultiModalProjector(config)
+        if isinstance(config.text_config, QwenAudioTextConfig):
+            self.language_model = QwenAudioTextModel(config.text_config)
+        else:
+            self.language_model = AutoModel.from_config(config.text_config)
+        self.post_init()
+
+    def get_input_embeddings(self):
+        return self.language_model.get_input_embeddings()
+
+    def set_input_embeddings(self, value):
+        self.language_model.set_input_embeddings(value)
+
+    def get_audio_features(
+        self, input_features: torch.Tensor, feature_attention_mask: torch.Tensor | None = None
+    ) -> list[torch.Tensor]:
+        """Span embeddings [bos, audio tokens..., eos] of each audio, shape (audio_tokens_i + 2, hidden)."""
+        encoded = self.audio_tower(input_features, feature_attention_mask)
+        projected = self.multi_modal_projector(encoded.last_hidden_state)
+        return self.multi_modal_projector.span_embeddings(projected, encoded.output_lengths)
+
+    def merge_audio_embeddings(
+        self,
+        input_ids: torch.Tensor,
+        inputs_embeds: torch.Tensor,
+        input_features: torch.Tensor,
+        feature_attention_mask: torch.Tensor | None,
+    ) -> torch.Tensor:
+        """Overwrite each `<audio>`..`</audio>` span of `inputs_embeds` with its audio's span embedding."""
+        spans = find_audio_spans(input_ids, self.config.audio_start_token_id, self.config.audio_end_token_id)
+        if len(spans) != input_features.shape[0]:
+            raise ValueError(
+                f"input_ids contain {len(spans)} audio spans but {input_features.shape[0]} audios were given; "
+                "pass exactly one audio per <audio>...</audio> span (in order of appearance)."
+            )
+        span_embeds = self.get_audio_features(input_features, feature_attention_mask)
+        span_mask = torch.zeros(input_ids.shape, dtype=torch.bool, device=inputs_embeds.device)
+        for index, ((row, start, end), embeds) in enumerate(zip(spans, span_embeds)):
+            if end - start + 1 != embeds.shape[0]:
+                raise ValueError(
+                    f"audio {index}: its span in input_ids has {end - start + 1} tokens (<audio>..</audio>) but the "
+                    f"audio gives {embeds.shape[0]}; build the prompt with the processor so span lengths match."
+                )
+            span_mask[row, start : end + 1] = True
+        values = torch.cat(span_embeds).to(inputs_embeds.device, inputs_embeds.dtype)
+        return inputs_embeds.masked_scatter(span_mask[..., None], values)
+
+    @can_return_tuple
+    def forward(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        input_features: torch.Tensor | None = None,
+        feature_attention_mask: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        position_ids: torch.LongTensor | None = None,
+        past_key_values: Cache | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        use_cache: bool | None = None,
+        cache: Cache | None = None,
+        **kwargs,
+    ) -> QwenAudioModelOutputWithPast:
+        cache = cache if cache is not None else past_key_values
+        if (input_ids is None) == (inputs_embeds is None):
+            raise ValueError("pass exactly one of input_ids or inputs_embeds.")
+        if inputs_embeds is None:
+            inputs_embeds = self.get_input_embeddings()(input_ids)
+            if input_features is not None:
+                inputs_embeds = self.merge_audio_embeddings(
+                    input_ids, inputs_embeds, input_features, feature_attention_mask
+                )
+            elif bool((input_ids == self.config.audio_start_token_id).any()):
+                raise ValueError(
+                    "input_ids contain <audio> spans but no input_features were given; pass the processor's "
+                    "input_features and feature_attention_mask."
+                )
+        kwargs.pop("cache_position", None)
+        outputs = self.language_model(
+            attention_mask=attention_mask,
+            position_ids=position_ids,
+            cache=cache,
+            inputs_embeds=inputs_embeds,
+            use_cache=use_cache,
+            **kwargs,
+        )
+        return QwenAudioModelOutputWithPast(
+            last_hidden_state=outputs.last_hidden_state,
+            cache=outputs.cache,
+            hidden_states=outputs.hidden_states,
+            attentions=outputs.attentions,
+        )
+
+
+class QwenAudioForConditionalGeneration(QwenAudioPreTrainedModel, GenerationMixin):
+    """Qwen-Audio with a language-modeling head; `generate()` takes the processor's outputs."""
+
+    _tied_weights_keys = {"lm_head.weight": "model.language_model.embed_tokens.weight"}
+
+    def __init__(self, config: QwenAudioConfig):
+        super().__init__(config)
+        self.model = QwenAudioModel(config)
+        self.lm_head = nn.Linear(config.text_config.hidden_size, config.text_config.vocab_size, bias=False)
+        self.loss_type = "ForCausalLM"
+        self.post_init()
+
+    @classmethod
+    def from_components(cls, **kwargs):
+        """Build a model from separately pretrained parts (see `components.build_from_components`)."""
+        from .components import build_from_components
+
+        return build_from_components(cls, **kwargs)
+
+    def get_input_embeddings(self):
+        return self.model.get_input_embeddings()
+
+    def set_input_embeddings(self, value):
+        self.model.set_input_embeddings(value)
+
+    def get_output_embeddings(self):
+        return self.lm_head
+
+    def set_output_embeddings(self, new_embeddings):
+        self.lm_head = new_embeddings
+
+    @property
+    def audio_tower(self) -> QwenAudioEncoder:
+        return self.model.audio_tower
+
+    @property
+    def language_model(self) -> nn.Module:
+        return self.model.language_model
+
+    def get_audio_features(self, input_features, feature_attention_mask=None) -> list[torch.Tensor]:
+        return self.model.get_audio_features(input_features, feature_attention_mask)
+
+    @can_return_tuple
+    def forward(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        input_features: torch.Tensor | None = None,
+        feature_attention_mask: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        position_ids: torch.LongTensor | None = None,
+        past_key_values: Cache | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        labels: torch.LongTensor | None = None,
+        use_cache: bool | None = None,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+        cache_position: torch.LongTensor | None = None,
+        logits_to_keep: int | torch.Tensor = 0,
+        cache: Cache | None = None,
+        **kwargs,
+    ) -> QwenAudioCausalLMOutputWithPast:
+        """Standard causal-LM forward; audio is used only where input_ids hold its `<audio>`..`</audio>` span."""
+        if output_attentions is not None:
+            kwargs["output_attentions"] = output_attentions
+        if output_hidden_states is not None:
+            kwargs["output_hidden_states"] = output_hidden_states
+        outputs = self.model(
+            input_ids=input_ids,
+            input_features=input_features,
+            feature_attention_mask=feature_attention_mask,
+            attention_mask=attention_mask,
+            position_ids=position_ids,
+            cache=cache if cache is not None else past_key_values,
+            inputs_embeds=inputs_embeds,
+            use_cache=use_cache,
+            **kwargs,
+        )
+        hidden_states = outputs.last_hidden_state
+        if isinstance(logits_to_keep, int):
+            hidden_states = hidden_states[:, -logits_to_keep:, :] if logits_to_keep else hidden_states
+        else:
+            hidden_states = hidden_states[:, logits_to_keep, :]
+        logits = self.lm_head(hidden_states)
+
+        loss = None
+        if labels is not None:
+            loss = self.loss_function(
+                logits=logits, labels=labels, vocab_size=self.config.text_config.vocab_size, **kwargs
+            )
+        return QwenAudioCausalLMOutputWithPast(
+            loss=loss,
+            logits=logits,
+            cache=outputs.cache,
+            hidden_states=outputs.hidden_states,
+            attentions=outputs.attentions,
+        )
+
+
+__all__ = [
+    "QwenAudioCausalLMOutputWithPast",
+    "QwenAudioForConditionalGeneration",
+    "QwenAudioModel",
+    "QwenAudioModelOutputWithPast",
+    "QwenAudioMultiModalProjector",
+    "QwenAudioPreTrainedModel",
+]

@@ -1,0 +1,252 @@
+"""Qwen-Audio audio tower: Whisper-style encoder that runs only over the frames the batch really needs.
+
+Layout and names follow Whisper / Qwen2-Audio (conv1, conv2, layers.N.{self_attn,fc1,fc2,...}, layer_norm) so
+Whisper weights map 1:1. Behaviour follows the original Qwen-Audio encoder: the mel input is cut to the longest
+clip of the batch, frames past a clip's length are zeroed after the positions are added and masked out as
+attention keys, blocks are pre-LN with exact (erf) GELU, then AvgPool1d(2, 2) and the final LayerNorm.
+"""
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from transformers import PreTrainedModel
+from transformers import initialization as init
+from transformers.activations import ACT2FN
+from transformers.masking_utils import create_bidirectional_mask
+from transformers.modeling_layers import GradientCheckpointingLayer
+from transformers.modeling_outputs import ModelOutput
+from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
+
+from .configuration_qwen_audio import QwenAudioEncoderConfig
+
+
+def sinusoid_positions(length: int, channels: int, max_timescale: float = 10000.0) -> torch.Tensor:
+    """Whisper's fixed sinusoid table, shape (length, channels): [sin | cos] halves."""
+    half = channels // 2
+    log_increment = math.log(max_timescale) / (half - 1)
+    inv_timescales = torch.exp(-log_increment * torch.arange(half, dtype=torch.float32))
+    scaled_time = torch.arange(length, dtype=torch.float32)[:, None] * inv_timescales[None, :]
+    return torch.cat([torch.sin(scaled_time), torch.cos(scaled_time)], dim=1)
+
+
+def conv_output_lengths(mel_frames: torch.Tensor) -> torch.Tensor:
+    """Frames after the stride-2 conv stem: (mel_frames - 1) // 2 + 1."""
+    return (mel_frames - 1) // 2 + 1
+
+
+def audio_token_counts(mel_frames: torch.Tensor) -> torch.Tensor:
+    """Audio embeddings per clip after the 2x average pooling (the span holds this many plus bos/eos)."""
+    return (conv_output_lengths(mel_frames) - 2) // 2 + 1
+
+
+@dataclass
+class QwenAudioEncoderOutput(ModelOutput):
+    """last_hidden_state: (N, T_pool, d_model); output_lengths: valid pooled frames per clip."""
+
+    last_hidden_state: torch.Tensor | None = None
+    output_lengths: torch.Tensor | None = None
+    hidden_states: tuple[torch.Tensor, ...] | None = None
+    attentions: tuple[torch.Tensor, ...] | None = None
+
+
+def eager_attention_forward(module, query, key, value, attention_mask, scaling, dropout=0.0, **kwargs):
+    attn_weights = torch.matmul(query, key.transpose(2, 3)) * scaling
+    if attention_mask is not None:
+        attn_weights = attn_weights + attention_mask
+    attn_weights = nn.functional.softmax(attn_weights, dim=-1, dtype=torch.float32).to(query.dtype)
+    attn_weights = nn.functional.dropout(attn_weights, p=dropout, training=module.training)
+    attn_output = torch.matmul(attn_weights, value).transpose(1, 2).contiguous()
+    return attn_output, attn_weights
+
+
+class QwenAudioEncoderAttention(nn.Module):
+    """Bidirectional multi-head self-attention (key projection has no bias, as in Whisper)."""
+
+    def __init__(self, config: QwenAudioEncoderConfig):
+        super().__init__()
+        self.config = config
+        self.embed_dim = config.d_model
+        self.num_heads = config.encoder_attention_heads
+        self.head_dim = self.embed_dim // self.num_heads
+        self.scaling = self.head_dim**-0.5
+        self.dropout = config.attention_dropout
+        self.is_causal = False
+        self.q_proj = nn.Linear(self.embed_dim, self.embed_dim, bias=True)
+        self.k_proj = nn.Linear(self.embed_dim, self.embed_dim, bias=False)
+        self.v_proj = nn.Linear(self.embed_dim, self.embed_dim, bias=True)
+        self.out_proj = nn.Linear(self.embed_dim, self.embed_dim, bias=True)
+
+    def forward(self, hidden_states: torch.Tensor, attention_mask: torch.Tensor | None = None, **kwargs):
+        batch, length, _ = hidden_states.shape
+        shape = (batch, length, self.num_heads, self.head_dim)
+        query = self.q_proj(hidden_states).view(shape).transpose(1, 2)
+        key = self.k_proj(hidden_states).view(shape).transpose(1, 2)
+        value = self.v_proj(hidden_states).view(shape).transpose(1, 2)
+        attention_interface: Callable = ALL_ATTENTION_FUNCTIONS.get_interface(
+            self.config._attn_implementation, eager_attention_forward
+        )
+        attn_output, attn_weights = attention_interface(
+            self,
+            query,
+            key,
+            value,
+            attention_mask,
+            dropout=0.0 if not self.training else self.dropout,
+            scaling=self.scaling,
+            **kwargs,
+        )
+        attn_output = self.out_proj(attn_output.reshape(batch, length, -1).contiguous())
+        return attn_output, attn_weights
+
+
+class QwenAudioEncoderLayer(GradientCheckpointingLayer):
+    """Pre-LN transformer block: x + attn(ln(x)); x + fc2(gelu(fc1(ln(x))))."""
+
+    def __init__(self, config: QwenAudioEncoderConfig):
+        super().__init__()
+        self.self_attn = QwenAudioEncoderAttention(config)
+        self.self_attn_layer_norm = nn.LayerNorm(config.d_model)
+        self.fc1 = nn.Linear(config.d_model, config.encoder_ffn_dim)
+        self.fc2 = nn.Linear(config.encoder_ffn_dim, config.d_model)
+        self.final_layer_norm = nn.LayerNorm(config.d_model)
+        self.activation_fn = ACT2FN[config.activation_function]
+        self.dropout = config.dropout
+        self.activation_dropout = config.activation_dropout
+
+    def forward(self, hidden_states: torch.Tensor, attention_mask: torch.Tensor | None = None, **kwargs):
+        residual = hidden_states
+        hidden_states, _ = self.self_attn(self.self_attn_layer_norm(hidden_states), attention_mask, **kwargs)
+        hidden_states = residual + nn.functional.dropout(hidden_states, p=self.dropout, training=self.training)
+        residual = hidden_states
+        hidden_states = self.activation_fn(self.fc1(self.final_layer_norm(hidden_states)))
+        hidden_states = nn.functional.dropout(hidden_states, p=self.activation_dropout, training=self.training)
+        hidden_states = self.fc2(hidden_states)
+        hidden_states = residual + nn.functional.dropout(hidden_states, p=self.dropout, training=self.training)
+        return hidden_states
+
+
+def init_encoder_positions(module: nn.Module) -> None:
+    """(Re)compute the sinusoid buffer (it is not saved, and is allocated on meta during from_pretrained)."""
+    if isinstance(module, QwenAudioEncoder):
+        init.copy_(module.embed_positions, sinusoid_positions(*module.embed_positions.shape))
+
+
+class QwenAudioEncoderPreTrainedModel(PreTrainedModel):
+    config: QwenAudioEncoderConfig
+    base_model_prefix = "audio_tower"
+    main_input_name = "input_features"
+    input_modalities = "audio"
+    supports_gradient_checkpointing = True
+    _no_split_modules = ["QwenAudioEncoderLayer"]
+    _supports_sdpa = True
+    _supports_flash_attn = True
+    _supports_flex_attn = False
+    _supports_attention_backend = True
+
+    def _init_weights(self, module):
+        super()._init_weights(module)
+        init_encoder_positions(module)
+
+
+class QwenAudioEncoder(QwenAudioEncoderPreTrainedModel):
+    """Audio tower. `forward(input_features, feature_attention_mask)` -> pooled, normalised frames per clip."""
+
+    def __init__(self, config: QwenAudioEncoderConfig):
+        super().__init__(config)
+        d_model = config.d_model
+        self.conv1 = nn.Conv1d(config.num_mel_bins, d_model, kernel_size=3, padding=1)
+        self.conv2 = nn.Conv1d(d_model, d_model, kernel_size=3, stride=2, padding=1)
+        self.register_buffer(
+            "embed_positions", sinusoid_positions(config.max_source_positions, d_model), persistent=False
+        )
+        self.layers = nn.ModuleList([QwenAudioEncoderLayer(config) for _ in range(config.encoder_layers)])
+        self.avg_pooler = nn.AvgPool1d(2, stride=2)
+        self.layer_norm = nn.LayerNorm(d_model)
+        self.gradient_checkpointing = False
+        self.post_init()
+
+    def get_input_embeddings(self) -> nn.Module:
+        return self.conv1
+
+    def _freeze_parameters(self):
+        for param in self.parameters():
+            param.requires_grad = False
+
+    def forward(
+        self,
+        input_features: torch.Tensor,
+        feature_attention_mask: torch.Tensor | None = None,
+        output_hidden_states: bool | None = None,
+        output_attentions: bool | None = None,
+        **kwargs,
+    ) -> QwenAudioEncoderOutput:
+        """input_features: (N, num_mel_bins, frames) log-mel; feature_attention_mask: (N, frames), 1 = real frame."""
+        if input_features.dim() != 3 or input_features.shape[1] != self.config.num_mel_bins:
+            raise ValueError(
+                f"input_features must have shape (num_audios, {self.config.num_mel_bins}, frames), got "
+                f"{tuple(input_features.shape)}; pass the feature extractor's `input_features`."
+            )
+        num_audios, _, total_frames = input_features.shape
+        if feature_attention_mask is None:
+            mel_frames = torch.full((num_audios,), total_frames, dtype=torch.long, device=input_features.device)
+        else:
+            if feature_attention_mask.shape != (num_audios, total_frames):
+                raise ValueError(
+                    f"feature_attention_mask must have shape {(num_audios, total_frames)}, got "
+                    f"{tuple(feature_attention_mask.shape)}."
+                )
+            mel_frames = feature_attention_mask.to(input_features.device).long().sum(-1)
+        if bool((mel_frames < 1).any()):
+            raise ValueError("every audio needs at least one mel frame (feature_attention_mask row is all zeros).")
+
+        conv_lengths = conv_output_lengths(mel_frames)
+        max_frames = int(conv_lengths.max())
+        # Encode only up to the longest clip of the batch (never a fixed 30 s window).
+        features = input_features[..., : 2 * max_frames]
+        features = features.to(dtype=self.conv1.weight.dtype, device=self.conv1.weight.device)
+        hidden_states = nn.functional.gelu(self.conv1(features))
+        hidden_states = nn.functional.gelu(self.conv2(hidden_states)).permute(0, 2, 1)
+        length = hidden_states.shape[1]
+        if length > self.config.max_source_positions:
+            raise ValueError(
+                f"audio too long: {length} encoder frames > max_source_positions={self.config.max_source_positions} "
+                "(30 s); cut the audio to 30 s before feature extraction."
+            )
+        hidden_states = (hidden_states + self.embed_positions[:length]).to(hidden_states.dtype)
+
+        frame_mask = torch.arange(length, device=hidden_states.device)[None, :] < conv_lengths.to(
+            hidden_states.device
+        )[:, None]
+        # Padded frames are zeroed (as the original does) and never attended to as keys.
+        hidden_states = hidden_states.masked_fill(~frame_mask[..., None], 0.0)
+        attention_mask = create_bidirectional_mask(
+            config=self.config, inputs_embeds=hidden_states, attention_mask=frame_mask
+        )
+
+        all_hidden_states = () if output_hidden_states else None
+        for layer in self.layers:
+            if output_hidden_states:
+                all_hidden_states += (hidden_states,)
+            hidden_states = layer(hidden_states, attention_mask, **kwargs)
+
+        hidden_states = self.avg_pooler(hidden_states.permute(0, 2, 1)).permute(0, 2, 1)
+        hidden_states = self.layer_norm(hidden_states)
+        if output_hidden_states:
+            all_hidden_states += (hidden_states,)
+        return QwenAudioEncoderOutput(
+            last_hidden_state=hidden_states,
+            output_lengths=audio_token_counts(mel_frames),
+            hidden_states=all_hidden_states,
+        )
+
+
+__all__ = [
+    "QwenAudioEncoder",
+    "QwenAudioEncoderPreTrainedModel",
+    "audio_token_counts",
+    "conv_output_lengths",
+    "sinusoid_positions",
+]

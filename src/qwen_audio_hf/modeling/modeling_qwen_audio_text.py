@@ -1,0 +1,217 @@
+"""Qwen-Audio language model: transformers' Qwen2 decoder plus the original Qwen long-context tricks.
+
+Why not stock Qwen2: the released Qwen-Audio checkpoints were trained with a 2048-token context and the original
+inference code extends it at evaluation time with (1) dynamic NTK-aware rope scaling, whose alpha is chosen from
+the prefill length and then kept for the whole generation, and (2) log-n query scaling beyond `seq_length`.
+Stock Qwen2 has neither, so prompts longer than `seq_length` would give different (worse) outputs than the
+original. For faithfulness we reproduce both, in eval mode only and only when the config enables them; in
+training mode (and whenever the prompt fits in `seq_length`) this model computes exactly what Qwen2 computes.
+Unlike the original, positions come from the attention mask, so left-padded batches are handled correctly.
+"""
+
+import math
+from collections.abc import Callable
+
+import torch
+from torch import nn
+from transformers.cache_utils import Cache, DynamicCache
+from transformers.masking_utils import create_causal_mask
+from transformers.modeling_outputs import BaseModelOutputWithPast
+from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
+from transformers.models.qwen2.modeling_qwen2 import (
+    Qwen2Attention,
+    Qwen2Model,
+    Qwen2RotaryEmbedding,
+    apply_rotary_pos_emb,
+    eager_attention_forward,
+)
+from transformers.utils.generic import merge_with_config_defaults
+from transformers.utils.output_capturing import capture_outputs
+
+from .configuration_qwen_audio import QwenAudioTextConfig
+
+NTK_ALPHA_CACHE_ATTRIBUTE = "qwen_audio_ntk_alpha"  # the alpha chosen at prefill, kept on the KV cache object
+
+
+def dynamic_ntk_alpha(real_lengths: torch.Tensor, seq_length: int) -> torch.Tensor:
+    """alpha = max(2 ** ceil(log2(n / seq_length) + 1) - 1, 1) per sample (float64, shape (B,))."""
+    lengths = real_lengths.detach().to("cpu", torch.float64)
+    alphas = [max(2 ** math.ceil(math.log2(float(n) / seq_length) + 1) - 1, 1) for n in lengths.tolist()]
+    return torch.tensor(alphas, dtype=torch.float64)
+
+
+def logn_query_scale(position_ids: torch.Tensor, seq_length: int) -> torch.Tensor:
+    """log(p) / log(seq_length) for 1-based positions p > seq_length, else 1; shape (B, 1, S, 1), float32."""
+    positions = (position_ids.to(torch.float64) + 1).clamp(min=1)
+    scale = torch.where(positions > seq_length, torch.log(positions) / math.log(seq_length), torch.ones_like(positions))
+    return scale.to(torch.float32)[:, None, :, None]
+
+
+class QwenAudioRotaryEmbedding(Qwen2RotaryEmbedding):
+    """Qwen2 rope that also accepts a per-sample NTK alpha: base_b = theta * alpha_b ** (d / (d - 2))."""
+
+    def forward(self, x: torch.Tensor, position_ids: torch.Tensor, ntk_alpha: torch.Tensor | None = None):
+        if ntk_alpha is None or bool((ntk_alpha == 1).all()):
+            return super().forward(x, position_ids)
+        dim = self.inv_freq.shape[0] * 2
+        theta = self.config.rope_parameters["rope_theta"]
+        exponents = torch.arange(0, dim, 2, dtype=torch.int64).float() / dim
+        inv_freqs = []
+        for alpha in ntk_alpha.tolist():
+            base = theta * alpha ** (dim / (dim - 2))
+            inv_freqs.append(1.0 / (base**exponents))
+        inv_freq = torch.stack(inv_freqs).to(x.device)  # (B, dim / 2)
+        if position_ids.shape[0] != inv_freq.shape[0]:
+            position_ids = position_ids.expand(inv_freq.shape[0], -1)
+        freqs = position_ids[..., None].float() * inv_freq[:, None, :]
+        emb = torch.cat((freqs, freqs), dim=-1)
+        cos = emb.cos() * self.attention_scaling
+        sin = emb.sin() * self.attention_scaling
+        return cos.to(dtype=x.dtype), sin.to(dtype=x.dtype)
+
+
+class QwenAudioTextAttention(Qwen2Attention):
+    """Qwen2 attention that can scale the rotated queries per position (log-n scaling)."""
+
+    def forward(
+        self,
+        hidden_states: torch.Tensor,
+        position_embeddings: tuple[torch.Tensor, torch.Tensor],
+        attention_mask: torch.Tensor | None,
+        cache: Cache | None = None,
+        query_scale: torch.Tensor | None = None,
+        **kwargs,
+    ):
+        kwargs.pop("past_key_values", None)
+        input_shape = hidden_states.shape[:-1]
+        hidden_shape = (*input_shape, -1, self.head_dim)
+        query_states = self.q_proj(hidden_states).view(hidden_shape).transpose(1, 2)
+        key_states = self.k_proj(hidden_states).view(hidden_shape).transpose(1, 2)
+        value_states = self.v_proj(hidden_states).view(hidden_shape).transpose(1, 2)
+
+        cos, sin = position_embeddings
+        query_states, key_states = apply_rotary_pos_emb(query_states, key_states, cos, sin)
+        if query_scale is not None:
+            query_states = query_states * query_scale.to(query_states.dtype)
+
+        if cache is not None:
+            key_states, value_states = cache.update(key_states, value_states, self.layer_idx, kwargs=kwargs)
+
+        attention_interface: Callable = ALL_ATTENTION_FUNCTIONS.get_interface(
+            self.config._attn_implementation, eager_attention_forward
+        )
+        attn_output, attn_weights = attention_interface(
+            self,
+            query_states,
+            key_states,
+            value_states,
+            attention_mask,
+            dropout=0.0 if not self.training else self.attention_dropout,
+            scaling=self.scaling,
+            sliding_window=self.sliding_window,
+            **kwargs,
+        )
+        attn_output = self.o_proj(attn_output.reshape(*input_shape, -1).contiguous())
+        return attn_output, attn_weights
+
+
+class QwenAudioTextModel(Qwen2Model):
+    """Qwen2Model (same decoder layers and weight names) + dynamic NTK rope + log-n attention in eval mode."""
+
+    config: QwenAudioTextConfig
+
+    def __init__(self, config: QwenAudioTextConfig):
+        super().__init__(config)
+        self.rotary_emb = QwenAudioRotaryEmbedding(config=config)
+        for layer_idx, layer in enumerate(self.layers):
+            layer.self_attn = QwenAudioTextAttention(config, layer_idx)
+        self.post_init()
+
+    def _long_context_inputs(self, position_ids: torch.Tensor, cache: Cache | None, past_seen_tokens: int):
+        """NTK alpha (B,) and log-n query scale for this forward, or None when not applicable."""
+        seq_length = getattr(self.config, "seq_length", None)
+        if self.training or seq_length is None:
+            return None, None
+        ntk_alpha = None
+        if getattr(self.config, "use_dynamic_ntk", False):
+            stored = getattr(cache, NTK_ALPHA_CACHE_ATTRIBUTE, None) if cache is not None else None
+            if past_seen_tokens > 0 and stored is not None:
+                ntk_alpha = stored
+            else:
+                # Prefill: alpha from each sample's real length (positions come from the attention mask).
+                ntk_alpha = dynamic_ntk_alpha(position_ids.max(dim=-1).values + 1, seq_length)
+                if cache is not None:
+                    setattr(cache, NTK_ALPHA_CACHE_ATTRIBUTE, ntk_alpha)
+        query_scale = None
+        if getattr(self.config, "use_logn_attn", False) and int(position_ids.max()) + 1 > seq_length:
+            query_scale = logn_query_scale(position_ids, seq_length).to(position_ids.device)
+        return ntk_alpha, query_scale
+
+    @merge_with_config_defaults
+    @capture_outputs
+    def forward(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        position_ids: torch.LongTensor | None = None,
+        cache: Cache | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        use_cache: bool | None = None,
+        past_key_values: Cache | None = None,
+        **kwargs,
+    ) -> BaseModelOutputWithPast:
+        if cache is None:
+            cache = past_key_values
+        if (input_ids is None) ^ (inputs_embeds is not None):
+            raise ValueError("You must specify exactly one of input_ids or inputs_embeds")
+        if inputs_embeds is None:
+            inputs_embeds = self.embed_tokens(input_ids)
+        if use_cache and cache is None:
+            cache = DynamicCache(config=self.config)
+
+        past_seen_tokens = cache.get_seq_length() if cache is not None else 0
+        if position_ids is None:
+            position_ids = self._positions_from_mask(attention_mask, inputs_embeds, past_seen_tokens)
+
+        if not isinstance(causal_mask_mapping := attention_mask, dict):
+            mask_kwargs = {
+                "config": self.config,
+                "inputs_embeds": inputs_embeds,
+                "attention_mask": attention_mask,
+                "cache": cache,
+                "position_ids": position_ids,
+            }
+            causal_mask_mapping = {"full_attention": create_causal_mask(**mask_kwargs)}
+
+        ntk_alpha, query_scale = self._long_context_inputs(position_ids, cache, past_seen_tokens)
+        hidden_states = inputs_embeds
+        position_embeddings = self.rotary_emb(hidden_states, position_ids, ntk_alpha=ntk_alpha)
+        if query_scale is not None:
+            kwargs["query_scale"] = query_scale
+
+        for i, decoder_layer in enumerate(self.layers[: self.config.num_hidden_layers]):
+            hidden_states = decoder_layer(
+                hidden_states,
+                attention_mask=causal_mask_mapping[self.config.layer_types[i]],
+                position_embeddings=position_embeddings,
+                position_ids=position_ids,
+                cache=cache,
+                use_cache=use_cache,
+                **kwargs,
+            )
+        hidden_states = self.norm(hidden_states)
+        return BaseModelOutputWithPast(last_hidden_state=hidden_states, cache=cache if use_cache else None)
+
+    @staticmethod
+    def _positions_from_mask(attention_mask, inputs_embeds, past_seen_tokens: int) -> torch.Tensor:
+        """Positions from a 2D padding mask (left padding safe), else a plain range after the cached tokens."""
+        length = inputs_embeds.shape[1]
+        if isinstance(attention_mask, torch.Tensor) and attention_mask.dim() == 2:
+            positions = attention_mask.long().cumsum(-1) - 1
+            positions = positions.masked_fill(attention_mask == 0, 0)
+            return positions[:, -length:].to(inputs_embeds.device)
+        positions = torch.arange(length, device=inputs_embeds.device) + past_seen_tokens
+        return positions.unsqueeze(0)
+
+
+__all__ = ["QwenAudioTextModel", "dynamic_ntk_alpha", "logn_query_scale"]

@@ -1,0 +1,190 @@
+"""Read ORIGINAL Qwen-Audio hub checkpoints (Qwen/Qwen-Audio, Qwen/Qwen-Audio-Chat) without remote code.
+
+The original layout is detected from its config.json (model_type "qwen" with an "audio" dict). The config is
+translated to `QwenAudioConfig`; the weights are translated while they load, by transformers' own load-time
+conversion machinery (`WeightRenaming` for renames, `WeightConverter` + `Chunk` to split the fused c_attn into
+q/k/v). Why the two hooks instead of `register_checkpoint_conversion_mapping`: a mapping registered for our
+model type would also be applied IN REVERSE by `save_pretrained`, so every save would write the original layout.
+We only want the translation when the checkpoint being read is an original one, so `from_pretrained` detects
+the layout and `_load_pretrained_model` adds the mapping to that one load (then clears it, so saving writes the
+native layout). `.bin` shards go through transformers' loader, which reads them with `weights_only=True`.
+"""
+
+import contextlib
+import contextvars
+import dataclasses
+from typing import Any
+
+from transformers import PretrainedConfig
+from transformers.core_model_loading import Chunk, WeightConverter, WeightRenaming
+
+from .configuration_qwen_audio import AUDIO_TOKEN_ID, ENDOFTEXT_TOKEN_ID
+
+ORIGINAL_MODEL_TYPE = "qwen"
+
+# Set while `from_pretrained` reads an original-layout checkpoint.
+_LOADING_ORIGINAL_LAYOUT = contextvars.ContextVar("qwen_audio_loading_original_layout", default=False)
+
+# (original regex, native name) in application order; each rename sees the result of the previous ones.
+ORIGINAL_KEY_RENAMES = [
+    (r"^transformer\.audio\.proj\.", "model.multi_modal_projector.linear."),
+    (r"^transformer\.audio\.audio_bos_eos_token\.", "model.multi_modal_projector.audio_bos_eos_embedding."),
+    (r"^transformer\.audio\.ln_post\.", "model.audio_tower.layer_norm."),
+    (r"^transformer\.audio\.blocks\.", "model.audio_tower.layers."),
+    (r"^transformer\.audio\.", "model.audio_tower."),
+    (r"\.attn\.query\.", ".self_attn.q_proj."),
+    (r"\.attn\.key\.", ".self_attn.k_proj."),
+    (r"\.attn\.value\.", ".self_attn.v_proj."),
+    (r"\.attn\.out\.", ".self_attn.out_proj."),
+    (r"\.attn_ln\.", ".self_attn_layer_norm."),
+    (r"\.mlp_ln\.", ".final_layer_norm."),
+    (r"\.mlp\.0\.", ".fc1."),
+    (r"\.mlp\.2\.", ".fc2."),
+    (r"^transformer\.wte\.", "model.language_model.embed_tokens."),
+    (r"^transformer\.ln_f\.", "model.language_model.norm."),
+    (r"^transformer\.h\.", "model.language_model.layers."),
+    (r"\.ln_1\.", ".input_layernorm."),
+    (r"\.ln_2\.", ".post_attention_layernorm."),
+    (r"\.attn\.c_proj\.", ".self_attn.o_proj."),
+    (r"\.mlp\.w1\.", ".mlp.up_proj."),  # original: c_proj(w1(x) * silu(w2(x))) -> w1 is the linear "up" side
+    (r"\.mlp\.w2\.", ".mlp.gate_proj."),  # w2 goes through SiLU -> gate
+    (r"\.mlp\.c_proj\.", ".mlp.down_proj."),
+]
+FUSED_QKV_SOURCE = "attn.c_attn"  # q, k, v stacked in that order on dim 0 (weight and bias)
+SPLIT_QKV_TARGETS = ["self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"]
+
+
+def original_weight_mapping() -> list:
+    """The load-time transforms from original keys to native keys."""
+    transforms: list = [WeightRenaming(source, target) for source, target in ORIGINAL_KEY_RENAMES]
+    transforms.append(WeightConverter(FUSED_QKV_SOURCE, list(SPLIT_QKV_TARGETS), operations=[Chunk(dim=0)]))
+    return transforms
+
+
+def is_original_config(config_dict: dict[str, Any]) -> bool:
+    """True for the original hub config.json (model_type "qwen" with an "audio" dict)."""
+    return config_dict.get("model_type") == ORIGINAL_MODEL_TYPE and isinstance(config_dict.get("audio"), dict)
+
+
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise ValueError(f"unsupported original Qwen-Audio config: {message}")
+
+
+def translate_original_config(config_dict: dict[str, Any]) -> dict[str, Any]:
+    """Original config.json dict -> `QwenAudioConfig` dict (see SPEC "Config mapping")."""
+    audio = config_dict["audio"]
+    hidden_size = config_dict.get("hidden_size", 4096)
+    num_heads = config_dict.get("num_attention_heads", 32)
+    head_dim = config_dict.get("kv_channels", hidden_size // num_heads)
+    _require(audio.get("output_dim", hidden_size) == hidden_size, "audio output_dim must equal hidden_size")
+    _require(audio.get("avg_pool", True), "audio avg_pool=false")
+    _require(audio.get("add_audio_bos_eos_token", True), "add_audio_bos_eos_token=false")
+    _require(config_dict.get("rotary_pct", 1.0) == 1.0, "rotary_pct != 1 (partial rotary)")
+    _require(config_dict.get("no_bias", True), "no_bias=false (biased MLP / output projection)")
+    _require(head_dim * num_heads == hidden_size, "kv_channels * num_attention_heads != hidden_size")
+    start_id = audio.get("audio_start_id", 155163)
+    d_model = audio["n_state"]
+    text_config = {
+        "model_type": "qwen_audio_text",
+        "vocab_size": config_dict.get("vocab_size", 155947),
+        "hidden_size": hidden_size,
+        "intermediate_size": config_dict.get("intermediate_size", 22016) // 2,
+        "num_hidden_layers": config_dict.get("num_hidden_layers", 32),
+        "num_attention_heads": num_heads,
+        "num_key_value_heads": num_heads,
+        "head_dim": head_dim,
+        "rms_norm_eps": config_dict.get("layer_norm_epsilon", 1e-6),
+        "rope_parameters": {"rope_type": "default", "rope_theta": float(config_dict.get("rotary_emb_base", 10000))},
+        "max_position_embeddings": config_dict.get("max_position_embeddings", 8192),
+        "seq_length": config_dict.get("seq_length", 2048),
+        "use_dynamic_ntk": bool(config_dict.get("use_dynamic_ntk", True)),
+        "use_logn_attn": bool(config_dict.get("use_logn_attn", True)),
+        "initializer_range": config_dict.get("initializer_range", 0.02),
+        "attention_dropout": config_dict.get("attn_dropout_prob", 0.0),
+        "tie_word_embeddings": bool(config_dict.get("tie_word_embeddings", False)),
+        "use_cache": bool(config_dict.get("use_cache", True)),
+        "bos_token_id": ENDOFTEXT_TOKEN_ID,
+        "eos_token_id": ENDOFTEXT_TOKEN_ID,
+        "pad_token_id": ENDOFTEXT_TOKEN_ID,
+    }
+    audio_config = {
+        "model_type": "qwen_audio_encoder",
+        "num_mel_bins": audio.get("n_mels", 80),
+        "max_source_positions": audio.get("n_ctx", 1500),
+        "d_model": d_model,
+        "encoder_attention_heads": audio["n_head"],
+        "encoder_layers": audio["n_layer"],
+        "encoder_ffn_dim": 4 * d_model,
+        "initializer_range": config_dict.get("initializer_range", 0.02),
+    }
+    native = {
+        "model_type": "qwen_audio",
+        "architectures": ["QwenAudioForConditionalGeneration"],
+        "audio_config": audio_config,
+        "text_config": text_config,
+        "audio_token_id": AUDIO_TOKEN_ID,
+        "audio_start_token_id": start_id,
+        "audio_end_token_id": start_id + 1,
+        "tie_word_embeddings": text_config["tie_word_embeddings"],
+    }
+    for key in ("bf16", "fp16"):
+        if config_dict.get(key):
+            native["dtype"] = "bfloat16" if key == "bf16" else "float16"
+    return native
+
+
+_DOWNLOAD_KWARGS = ("cache_dir", "force_download", "proxies", "token", "revision", "local_files_only", "subfolder")
+
+
+def read_raw_config_dict(pretrained_model_name_or_path, kwargs: dict[str, Any]) -> dict[str, Any] | None:
+    """config.json of a local directory or hub repo as a plain dict (None if there is none)."""
+    download_kwargs = {key: kwargs[key] for key in _DOWNLOAD_KWARGS if key in kwargs}
+    try:
+        config_dict, _ = PretrainedConfig.get_config_dict(pretrained_model_name_or_path, **download_kwargs)
+    except (OSError, ValueError):
+        return None
+    return config_dict
+
+
+@contextlib.contextmanager
+def original_layout_loading(pretrained_model_name_or_path, kwargs: dict[str, Any]):
+    """Around `from_pretrained`: if the checkpoint is original, supply the translated config and flag the load."""
+    config_dict = None
+    if pretrained_model_name_or_path is not None and kwargs.get("gguf_file") is None:
+        config_dict = read_raw_config_dict(pretrained_model_name_or_path, kwargs)
+    if config_dict is None or not is_original_config(config_dict):
+        yield kwargs
+        return
+    kwargs = dict(kwargs)
+    if kwargs.get("config") is None:
+        from .configuration_qwen_audio import QwenAudioConfig
+
+        kwargs["config"] = QwenAudioConfig.from_dict(translate_original_config(config_dict))
+        kwargs["config"].name_or_path = str(pretrained_model_name_or_path)
+    token = _LOADING_ORIGINAL_LAYOUT.set(True)
+    try:
+        yield kwargs
+    finally:
+        _LOADING_ORIGINAL_LAYOUT.reset(token)
+
+
+@contextlib.contextmanager
+def with_original_weight_mapping(model, load_config):
+    """Around `_load_pretrained_model`: add the original->native transforms when an original checkpoint loads."""
+    if not _LOADING_ORIGINAL_LAYOUT.get():
+        yield load_config
+        return
+    mapping = original_weight_mapping() + list(load_config.weight_mapping or [])
+    yield dataclasses.replace(load_config, weight_mapping=mapping)
+    # The model now holds native weights: never reverse the translation when it is saved.
+    model._weight_conversions = []
+
+
+__all__ = [
+    "is_original_config",
+    "original_layout_loading",
+    "original_weight_mapping",
+    "translate_original_config",
+    "with_original_weight_mapping",
+]
