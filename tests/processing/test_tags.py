@@ -119,6 +119,22 @@ def test_prompts_from_explicit_fields():
     assert itn == "<|startoftranscript|><|ja|><|transcribe|><|ja|><|notimestamps|><|itn|>"
 
 
+def test_dict_round_trip():
+    for prompt, _ in EVAL_PROMPTS:
+        assert TaskPrompt.from_dict(prompt.to_dict()) == prompt
+    assert TaskPrompt.asr("en").to_dict() == {
+        "mode": "transcription",
+        "audio_language": "en",
+        "task": "transcribe",
+        "text_language": "en",
+        "timestamps": False,
+        "output_instruction": "wo_itn",
+    }
+    assert TaskPrompt.from_dict({"task": "keyword", "text_language": "en", "question": None}).task == "keyword"
+    with pytest.raises(ValueError, match="unknown TaskPrompt field.*'lang'.*audio_language"):
+        TaskPrompt.from_dict({"task": "transcribe", "lang": "en"})
+
+
 def test_every_field_combination_round_trips():
     for mode, task, language, timestamps, instruction in itertools.product(
         ("transcription", "analysis"),
@@ -153,7 +169,7 @@ def test_suffix_and_query_tags_round_trip():
         (dict(task="transcrbe", text_language="en"), "unknown task", TASKS),
         (dict(task="transcribe", audio_language="english", text_language="en"), "audio_language", LANGUAGE_CODES),
         (dict(task="transcribe", text_language="xx"), "text_language", LANGUAGE_CODES),
-        (dict(task="caption", text_language="en", output_instruction="clotho"), "output_instruction", OUTPUT_INSTRUCTIONS),
+        (dict(task="caption", text_language="en", output_instruction="x"), "output_instruction", OUTPUT_INSTRUCTIONS),
         (dict(task="caption", mode="analyse", text_language="en"), "mode", ("transcription", "analysis")),
         (dict(task="transcribe"), "text_language", LANGUAGE_CODES),
     ],
@@ -210,6 +226,7 @@ def test_find_task_prompt_without_prompt():
     assert find_task_prompt("just words") is None
     assert text_after_prompt("  hello world<|endoftext|>junk") == "hello world"
     assert response_text(" a b <|endoftext|> c") == "a b"
+    assert response_text("chat reply<|im_end|>\n<|im_start|>user") == "chat reply"
 
 
 # --- output parsing -------------------------------------------------------------------------------
@@ -328,3 +345,19 @@ def test_strip_and_keep_tags():
     assert strip_tags("<audio>a.wav</audio>x", keep=[st.AUDIO_START, st.AUDIO_END]) == "<audio>a.wav</audio>x"
     # tag look-alikes that are not special tokens are plain text
     assert strip_tags("<|startoftranscription|>a<|midi_pitch_128|>") == "<|startoftranscription|>a<|midi_pitch_128|>"
+
+
+def test_tokenizer_agrees_with_the_grammar():
+    """Each tag is one token; decoding with skip_special_tokens equals strip_tags."""
+    tokenization = pytest.importorskip("qwen_audio_hf.processing.tokenization_qwen_audio")
+    tokenizer = tokenization.QwenAudioTokenizer()
+    for prompt, text in EVAL_PROMPTS:
+        ids = tokenizer(text)["input_ids"]
+        tag_ids = [st.SPECIAL_TOKEN_IDS[tag] for tag in prompt.tags]
+        assert [i for i in ids if i >= st.NUM_BPE_RANKS] == tag_ids + [
+            st.SPECIAL_TOKEN_IDS[tag] for tag in st.TIMESTAMP_TOKENS if tag in prompt.suffix
+        ]
+        response = text + " a cat, meowing<|0.52|><|endoftext|>"
+        ids = tokenizer(response)["input_ids"]
+        assert tokenizer.decode(ids, skip_special_tokens=False) == response
+        assert tokenizer.decode(ids, skip_special_tokens=True) == strip_tags(response)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 
@@ -205,6 +205,21 @@ class TaskPrompt:
     def __str__(self) -> str:
         return self.to_text()
 
+    def to_dict(self) -> dict[str, object]:
+        """The fields that are set (``None`` and an empty suffix left out), e.g. for a JSON dataset row."""
+        return {k: v for k, v in dataclasses.asdict(self).items() if v is not None and v != ""}
+
+    @classmethod
+    def from_dict(cls, fields: Mapping[str, object]) -> TaskPrompt:
+        """Build from a mapping of field names (``None`` values ignored); unknown keys raise ``ValueError``."""
+        if not isinstance(fields, Mapping):
+            raise TypeError(f"from_dict expects a mapping of TaskPrompt fields, got {type(fields).__name__}")
+        valid = [field.name for field in dataclasses.fields(cls)]
+        unknown = sorted(set(fields) - set(valid))
+        if unknown:
+            raise ValueError(f"unknown TaskPrompt field(s) {unknown}; valid: {_choices(valid)}")
+        return cls(**{key: value for key, value in fields.items() if value is not None})
+
     # -- parsing ---------------------------------------------------------------------------------
     @classmethod
     def from_text(cls, text: str) -> TaskPrompt:
@@ -266,7 +281,9 @@ class TaskPrompt:
         return cls(audio_language=audio_language, task=QUESTION_TASK, question=question)
 
     @classmethod
-    def classification(cls, analysis: str, audio_language: str = "unknown", text_language: str = "en") -> TaskPrompt:
+    def classification(
+        cls, analysis: str, audio_language: str = "unknown", text_language: str = "en"
+    ) -> TaskPrompt:
         """Keyword-style analysis named by ``analysis`` (an output instruction, e.g. ``scene``)."""
         return cls(
             audio_language=audio_language, task="keyword", text_language=text_language, output_instruction=analysis
@@ -312,7 +329,11 @@ def _parse_prompt(text: str, pos: int) -> tuple[TaskPrompt, int]:
     mode_tag, pos = _expect(text, pos, tuple(MODES.values()), "a mode tag", "the start")
     audio_tag, pos = _expect(text, pos, st.LANGUAGE_TAGS, "an audio-language tag", mode_tag)
     task_tag, pos = _expect(text, pos, tuple(map(_tag, TASKS)), "a task tag", audio_tag)
-    fields: dict[str, object] = {"mode": _MODE_BY_TAG[mode_tag], "audio_language": _name(audio_tag), "task": _name(task_tag)}
+    fields: dict[str, object] = {
+        "mode": _MODE_BY_TAG[mode_tag],
+        "audio_language": _name(audio_tag),
+        "task": _name(task_tag),
+    }
     if task_tag == st.QUESTION:
         answer = text.find(st.ANSWER, pos)
         if answer < 0:
@@ -348,9 +369,15 @@ def find_task_prompt(text: str) -> PromptMatch | None:
 
 
 # --- decoding helpers ---------------------------------------------------------------------------
+def _cut(text: str) -> str:
+    """``text`` up to the first end token (``<|endoftext|>`` or ``<|im_end|>``)."""
+    ends = [i for i in (text.find(st.ENDOFTEXT), text.find(st.IM_END)) if i >= 0]
+    return text[: min(ends)] if ends else text
+
+
 def response_text(text: str) -> str:
-    """Cut decoded output at the first ``<|endoftext|>`` and strip surrounding whitespace."""
-    return text.split(st.ENDOFTEXT, 1)[0].strip()
+    """Cut decoded output at the first ``<|endoftext|>`` (or ``<|im_end|>``) and strip surrounding whitespace."""
+    return _cut(text).strip()
 
 
 def text_after_prompt(text: str) -> str:
@@ -413,8 +440,8 @@ def convert_timestamps(text: str, template: str = "{:.2f}") -> str:
 
 
 def _lex(text: str) -> list[str]:
-    """Split ``text`` (up to ``<|endoftext|>``) into special tokens and the plain text between them."""
-    text = text.split(st.ENDOFTEXT, 1)[0]
+    """Split ``text`` (up to its end token) into special tokens and the plain text between them."""
+    text = _cut(text)
     pieces, pos = [], 0
     for match in _TAG_RE.finditer(text):
         if match.group() in _SPECIALS:
