@@ -29,6 +29,7 @@ rows longer than ``max_length`` tokens) and add a ``length`` column for ``group_
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import os
@@ -38,6 +39,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 
 from ..processing import audio_io
+from ..processing.feature_extraction_qwen_audio import audio_span_length as mel_span_length
 from ..processing.special_tokens import AUDIO_END, AUDIO_START, ENDOFTEXT, IM_END, IM_START
 
 AUDIO_PLACEHOLDER = AUDIO_START + AUDIO_END
@@ -55,9 +57,7 @@ Segment = tuple  # (text: str, supervised: bool)
 # --------------------------------------------------------------------------------------------- audio
 def audio_span_length(num_samples: int) -> int:
     """Tokens of the ``<audio>…</audio>`` span (inclusive) for a 16 kHz clip of ``num_samples`` samples."""
-    mel_frames = min(num_samples, audio_io.MAX_AUDIO_SAMPLES) // MEL_HOP
-    conv_frames = (mel_frames - 1) // 2 + 1
-    return (conv_frames - 2) // 2 + 1 + 2
+    return mel_span_length(min(num_samples, audio_io.MAX_AUDIO_SAMPLES) // MEL_HOP)
 
 
 def resolve_audio(value: Any, base_dir: str | None = None) -> Any:
@@ -139,11 +139,11 @@ def render_tags(tags: Mapping[str, Any] | None) -> str:
     if not isinstance(tags, Mapping):
         raise ValueError(f"'tags' must be a mapping of TaskPrompt fields, got {type(tags).__name__}.")
     fields = {key: value for key, value in tags.items() if value is not None}
-    try:
-        prompt = tag_grammar.TaskPrompt(**fields)
-    except TypeError as error:
-        raise ValueError(f"unknown tag field in {sorted(fields)}: {error}") from error
-    return prompt.render()
+    known = {field.name for field in dataclasses.fields(tag_grammar.TaskPrompt)}
+    unknown = sorted(set(fields) - known)
+    if unknown:
+        raise ValueError(f"unknown tag field(s) {unknown}; valid fields: {sorted(known)}.")
+    return tag_grammar.TaskPrompt(**fields).to_text()
 
 
 # --------------------------------------------------------------------------------------------- segments

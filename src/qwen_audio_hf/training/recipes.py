@@ -98,6 +98,35 @@ def export_merged(model: Any, processor: Any, export_dir: str) -> Any:
     return merged
 
 
+# ------------------------------------------------------------------------------------------------ models
+TINY_AUDIO_CONFIG = dict(d_model=32, encoder_layers=2, encoder_attention_heads=2, encoder_ffn_dim=64)
+TINY_TEXT_CONFIG = dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128,
+                        vocab_size=155947, max_position_embeddings=4096)
+
+
+def tiny_random_model(seed: int = 0, dtype: Any = None) -> Any:
+    """A randomly initialised Qwen-Audio with the real vocabulary but tiny widths (smoke runs, tests, CI)."""
+    import torch
+
+    from ..modeling import QwenAudioConfig, QwenAudioForConditionalGeneration
+
+    config = QwenAudioConfig(audio_config=dict(TINY_AUDIO_CONFIG), text_config=dict(TINY_TEXT_CONFIG))
+    torch.manual_seed(seed)
+    model = QwenAudioForConditionalGeneration(config)
+    return model.to(dtype) if dtype is not None else model
+
+
+def load_model_and_processor(model_path: str, processor_path: str | None = None, dtype: Any = None):
+    """Load a native or original-layout checkpoint and its processor (``processor_path`` defaults to it)."""
+    from transformers import AutoProcessor
+
+    from ..modeling import QwenAudioForConditionalGeneration
+
+    model = QwenAudioForConditionalGeneration.from_pretrained(model_path, dtype=dtype)
+    processor = AutoProcessor.from_pretrained(processor_path or model_path)
+    return model, processor
+
+
 # ------------------------------------------------------------------------------------------------ trainer
 def training_arguments(output_dir: str, **kwargs: Any) -> TrainingArguments:
     """``TrainingArguments`` with the settings the collator needs; ``group_by_length=True`` maps to the
@@ -184,7 +213,7 @@ def pretrain(
     max_steps: int = -1,
     per_device_train_batch_size: int = 8,
     gradient_accumulation_steps: int = 1,
-    warmup_ratio: float = 0.01,
+    warmup_steps: float = 0.01,
     bf16: bool = False,
     gradient_checkpointing: bool = False,
     group_by_length: bool = True,
@@ -200,7 +229,7 @@ def pretrain(
     args = training_arguments(
         output_dir, learning_rate=learning_rate, num_train_epochs=num_train_epochs, max_steps=max_steps,
         per_device_train_batch_size=per_device_train_batch_size,
-        gradient_accumulation_steps=gradient_accumulation_steps, warmup_ratio=warmup_ratio, bf16=bf16,
+        gradient_accumulation_steps=gradient_accumulation_steps, warmup_steps=warmup_steps, bf16=bf16,
         gradient_checkpointing=gradient_checkpointing, group_by_length=group_by_length, seed=seed,
         **training_kwargs,
     )
@@ -227,7 +256,7 @@ def sft(
     max_steps: int = -1,
     per_device_train_batch_size: int = 8,
     gradient_accumulation_steps: int = 1,
-    warmup_ratio: float = 0.01,
+    warmup_steps: float = 0.01,
     bf16: bool = False,
     gradient_checkpointing: bool = False,
     group_by_length: bool = True,
@@ -248,7 +277,7 @@ def sft(
     args = training_arguments(
         output_dir, learning_rate=learning_rate, num_train_epochs=num_train_epochs, max_steps=max_steps,
         per_device_train_batch_size=per_device_train_batch_size,
-        gradient_accumulation_steps=gradient_accumulation_steps, warmup_ratio=warmup_ratio, bf16=bf16,
+        gradient_accumulation_steps=gradient_accumulation_steps, warmup_steps=warmup_steps, bf16=bf16,
         gradient_checkpointing=gradient_checkpointing, group_by_length=group_by_length, seed=seed,
         **training_kwargs,
     )
@@ -273,10 +302,12 @@ __all__ = [
     "export_merged",
     "freeze_for_pretraining",
     "freeze_for_sft",
+    "load_model_and_processor",
     "lora_config",
     "pretrain",
     "run_training",
     "set_trainable",
     "sft",
+    "tiny_random_model",
     "training_arguments",
 ]

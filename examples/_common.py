@@ -1,0 +1,72 @@
+"""Command-line plumbing shared by examples/pretrain.py and examples/sft_lora.py."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+
+
+def add_common_arguments(parser: argparse.ArgumentParser, *, default_lr: float) -> None:
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--model", help="checkpoint directory or hub id (native or original Qwen-Audio layout)")
+    source.add_argument("--tiny", action="store_true", help="a tiny random model (smoke runs / CI)")
+    parser.add_argument("--processor", help="processor directory (default: --model, or the packaged tokenizer)")
+    parser.add_argument("--data", required=True, help="training jsonl (schema in docs/TRAINING.md)")
+    parser.add_argument("--eval-data", help="optional evaluation jsonl")
+    parser.add_argument("--output-dir", required=True)
+    parser.add_argument("--max-length", type=int, default=2048, help="rows longer than this raise an error")
+    parser.add_argument("--learning-rate", type=float, default=default_lr)
+    parser.add_argument("--epochs", type=float, default=1.0)
+    parser.add_argument("--max-steps", type=int, default=-1, help="overrides --epochs when > 0")
+    parser.add_argument("--batch-size", type=int, default=8, help="per device")
+    parser.add_argument("--grad-accum", type=int, default=1)
+    parser.add_argument("--warmup-steps", type=float, default=0.01, help="steps, or a fraction of the run if < 1")
+    parser.add_argument("--logging-steps", type=int, default=10)
+    parser.add_argument("--save-steps", type=int, default=500)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--bf16", action="store_true", help="bf16 mixed precision (GPU)")
+    parser.add_argument("--gradient-checkpointing", action="store_true")
+    parser.add_argument("--no-group-by-length", action="store_true", help="random order instead of length groups")
+    parser.add_argument("--sequential", action="store_true", help="data in file order (reproducible runs)")
+    parser.add_argument("--resume", nargs="?", const=True, default=None,
+                        help="resume from the latest checkpoint in --output-dir, or from the given checkpoint")
+
+
+def load_model_and_processor(args: argparse.Namespace):
+    from qwen_audio_hf.training.recipes import load_model_and_processor as load, tiny_random_model
+
+    if args.tiny:
+        model = tiny_random_model(seed=args.seed)
+        if args.processor:
+            from transformers import AutoProcessor
+
+            return model, AutoProcessor.from_pretrained(args.processor)
+        from qwen_audio_hf.processing import QwenAudioFeatureExtractor, QwenAudioProcessor, QwenAudioTokenizer
+
+        return model, QwenAudioProcessor(feature_extractor=QwenAudioFeatureExtractor(), tokenizer=QwenAudioTokenizer())
+    return load(args.model, args.processor)
+
+
+def training_kwargs(args: argparse.Namespace) -> dict:
+    kwargs = dict(
+        max_length=args.max_length, learning_rate=args.learning_rate, num_train_epochs=args.epochs,
+        max_steps=args.max_steps, per_device_train_batch_size=args.batch_size,
+        gradient_accumulation_steps=args.grad_accum, warmup_steps=args.warmup_steps, bf16=args.bf16,
+        gradient_checkpointing=args.gradient_checkpointing, group_by_length=not args.no_group_by_length,
+        seed=args.seed, resume_from_checkpoint=args.resume, logging_steps=args.logging_steps,
+        save_steps=args.save_steps,
+    )
+    if args.sequential:
+        kwargs["train_sampling_strategy"] = "sequential"
+    return kwargs
+
+
+def report(result, output_dir: str) -> None:
+    """Write log_history.json (main process only) and print where things are."""
+    if result.trainer.is_world_process_zero():
+        with open(os.path.join(output_dir, "log_history.json"), "w", encoding="utf-8") as handle:
+            json.dump(result.log_history, handle, indent=1)
+        losses = [entry["loss"] for entry in result.log_history if "loss" in entry]
+        print(f"done: {len(losses)} logged losses, last {losses[-1] if losses else 'n/a'}; "
+              f"loss curve: {result.loss_curve}; model in {output_dir}")
