@@ -114,6 +114,7 @@ def test_prompts_from_explicit_fields():
         task="translate", audio_language="fr", text_language="en", timestamps=False
     )
     assert TaskPrompt(task="caption", text_language="en").mode == "analysis"
+    assert TaskPrompt(task="caption", text_language="en", mode="<|startoftranscript|>").mode == "transcription"
     assert TaskPrompt(task="transcribe", text_language="zh_tr").mode == "transcription"
     itn = TaskPrompt.asr("ja", itn=True).to_text()
     assert itn == "<|startoftranscript|><|ja|><|transcribe|><|ja|><|notimestamps|><|itn|>"

@@ -1,15 +1,18 @@
 """The Qwen-Audio tag grammar: build task prompts from typed fields, parse model outputs, strip tags.
 
-A base-model task prompt is a run of special tags that follows the audio span::
+A base-model task prompt is a run of special tags after the audio span, one per slot::
 
     <audio>clip.flac</audio><|startoftranscript|><|en|><|transcribe|><|en|><|notimestamps|><|wo_itn|>
-                            mode                audio  task          text  timestamps    output
-                                                language             language flag       instruction
+                            mode                 audio task          text  timestamps      output
+                                                 lang                lang                  instruction
 
-Audio question answering replaces everything after the task slot with ``<|question|>TEXT<|answer|>``.
-Classification tasks use the ``keyword`` task and name the analysis in the output-instruction slot
-(``...<|keyword|><|en|><|notimestamps|><|emotion_recognition|>``). Every tag string comes from
-:mod:`.special_tokens`; this module only arranges them.
+The task slot holds ``transcribe``, ``translate``, ``caption``, ``keyword`` or ``question``. Audio
+question answering replaces everything after it with ``<|question|>TEXT<|answer|>``. The output
+instruction names the text style (``wo_itn``, ``itn``, caption styles) or, for ``keyword`` tasks, the
+analysis to run: the original evaluation prompts put ``scene``, ``emotion_recognition``,
+``vocal_classification`` and ``note_analysis`` there, and the other analysis tags of the vocabulary
+(``audio_grounding``, ``speaker_meta``, ...) take the same slot. Every tag string comes from
+:mod:`.special_tokens`; this module only arranges them and reads them back out of model outputs.
 """
 
 from __future__ import annotations
@@ -45,7 +48,7 @@ QUESTION_TASK = _name(st.QUESTION)
 TASKS = (*_names(st.TASK_TAGS), QUESTION_TASK)
 """Tags of the task slot: ``translate``, ``transcribe``, ``caption``, ``keyword``, ``question``."""
 
-TRANSCRIPTION_TASKS = _names((st.TASK_TAGS[0], st.TASK_TAGS[1]))
+TRANSCRIPTION_TASKS = _names(st.TASK_TAGS[:2])  # the vocabulary lists translate, transcribe first
 """Tasks whose default mode is ``transcription`` (all others default to ``analysis``)."""
 
 OUTPUT_INSTRUCTIONS = _names(
@@ -129,7 +132,8 @@ class TaskPrompt:
     def __post_init__(self) -> None:
         task = _check_choice("task", self.task, TASKS)
         default_mode = "transcription" if task in TRANSCRIPTION_TASKS else "analysis"
-        mode = default_mode if self.mode is None else _check_choice("mode", self.mode, tuple(MODES))
+        mode = _MODE_BY_TAG.get(self.mode, self.mode) if isinstance(self.mode, str) else self.mode
+        mode = default_mode if mode is None else _check_choice("mode", mode, tuple(MODES))
         values = {
             "task": task,
             "mode": mode,
