@@ -1,0 +1,372 @@
+"""QwenAudioProcessor: text with ``<audio>`` spans + clips -> input_ids, attention_mask and log-mel features.
+
+Text holds ``<audio>PATH</audio>`` (the clip is read from disk, as in the original release) or empty
+``<audio></audio>`` placeholders that take the ``audio`` clips in order. Each span becomes ``<audio>`` +
+``[[[AUDIO:modality]]]`` * (span - 2) + ``</audio>``, with the span length given by the clip duration, so the ids
+equal the original tokenizer's. Text is encoded in pieces split right after each ``<|im_start|>ROLE\\n`` header,
+which reproduces the original ``make_context`` (it encodes role and content separately).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from typing import Any
+
+import numpy as np
+from transformers.feature_extraction_utils import BatchFeature
+from transformers.processing_utils import ProcessorMixin
+from transformers.utils.chat_template_utils import render_jinja_template
+
+from .audio_io import is_url, load_audio
+from .feature_extraction_qwen_audio import QwenAudioFeatureExtractor, _looks_like_original_checkpoint
+from .special_tokens import AUDIO_END, AUDIO_PAD, AUDIO_START, IM_START
+from .tokenization_qwen_audio import QwenAudioTokenizer
+
+DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant."
+
+# ChatML exactly as Qwen-Audio-Chat builds it: default system turn, turns joined by "\n", each user audio rendered
+# as "Audio N:<audio>PATH</audio>\n" with N restarting at 1 in every message. In-memory clips render as empty
+# placeholders "<audio></audio>" (the processor fills them in order).
+CHAT_TEMPLATE = (
+    "{%- set state = namespace(started=false) -%}"
+    "{%- if not messages or messages[0]['role'] != 'system' -%}"
+    "{{- '<|im_start|>system\\n" + DEFAULT_SYSTEM_PROMPT + "<|im_end|>' -}}"
+    "{%- set state.started = true -%}"
+    "{%- endif -%}"
+    "{%- for message in messages -%}"
+    "{%- if state.started -%}{{- '\\n' -}}{%- endif -%}"
+    "{%- set state.started = true -%}"
+    "{{- '<|im_start|>' + message['role'] + '\\n' -}}"
+    "{%- if message['content'] is string -%}"
+    "{{- message['content'] -}}"
+    "{%- else -%}"
+    "{%- set audio = namespace(count=0) -%}"
+    "{%- for item in message['content'] -%}"
+    "{%- if item['type'] == 'audio' or (item['type'] is not defined and 'audio' in item) -%}"
+    "{%- set audio.count = audio.count + 1 -%}"
+    "{%- set source = item['path'] if item['path'] is string else "
+    "(item['url'] if item['url'] is string else (item['audio'] if item['audio'] is string else '')) -%}"
+    "{{- 'Audio ' + audio.count|string + ':<audio>' + source + '</audio>\\n' -}}"
+    "{%- elif item['type'] == 'text' or (item['type'] is not defined and 'text' in item) -%}"
+    "{{- item['text'] -}}"
+    "{%- endif -%}"
+    "{%- endfor -%}"
+    "{%- endif -%}"
+    "{{- '<|im_end|>' -}}"
+    "{%- endfor -%}"
+    "{%- if add_generation_prompt -%}{{- '\\n<|im_start|>assistant\\n' -}}{%- endif -%}"
+)
+
+_AUDIO_SPAN = re.compile(re.escape(AUDIO_START) + "(.*?)" + re.escape(AUDIO_END))
+_ROLE_HEADER = re.compile(re.escape(IM_START) + r"[^\n<]*\n")
+_PADDING_CHOICES = {True: "longest", "longest": "longest", "max_length": "max_length", False: None, "do_not_pad": None}
+_IGNORED_CALL_KWARGS = {"add_special_tokens", "return_attention_mask", "verbose"}
+
+
+def _is_placeholder(span_content: str) -> bool:
+    """Empty span, or one already expanded with pad tokens (round trip of a decoded prompt)."""
+    return span_content.replace(AUDIO_PAD, "").strip() == ""
+
+
+class QwenAudioProcessor(ProcessorMixin):
+    """Feature extractor + tokenizer for Qwen-Audio (see module docstring for the span rules)."""
+
+    def __init__(self, feature_extractor=None, tokenizer=None, chat_template=None, **kwargs):
+        if feature_extractor is None:
+            feature_extractor = QwenAudioFeatureExtractor()
+        if tokenizer is None:
+            raise ValueError("QwenAudioProcessor needs a tokenizer: pass tokenizer=QwenAudioTokenizer(...).")
+        super().__init__(feature_extractor, tokenizer, chat_template=chat_template or CHAT_TEMPLATE, **kwargs)
+        self.audio_start_token, self.audio_end_token, self.audio_pad_token = AUDIO_START, AUDIO_END, AUDIO_PAD
+
+    # ------------------------------------------------------------------ loading
+    @classmethod
+    def _get_arguments_from_pretrained(cls, pretrained_model_name_or_path, processor_dict=None, **kwargs):
+        """Load our own classes directly (native layout or an original checkpoint directory)."""
+        if not kwargs.get("subfolder"):
+            kwargs.pop("subfolder", None)
+        tokenizer = QwenAudioTokenizer.from_pretrained(pretrained_model_name_or_path, **kwargs)
+        feature_extractor = QwenAudioFeatureExtractor.from_pretrained(pretrained_model_name_or_path, **kwargs)
+        return [feature_extractor, tokenizer]
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, **kwargs):
+        """Load from a saved processor directory, or an original Qwen-Audio(-Chat) checkpoint directory."""
+        path = os.fspath(pretrained_model_name_or_path)
+        if os.path.isdir(path) and _looks_like_original_checkpoint(path) and not _has_processor_files(path):
+            tokenizer = QwenAudioTokenizer.from_pretrained(path, **kwargs)
+            return cls(QwenAudioFeatureExtractor(), tokenizer)
+        return super().from_pretrained(pretrained_model_name_or_path, **kwargs)
+
+    @property
+    def model_input_names(self) -> list[str]:
+        return ["input_ids", "attention_mask", "input_features", "feature_attention_mask"]
+
+    # ------------------------------------------------------------------ main call
+    def __call__(
+        self,
+        text: str | list[str] | None = None,
+        audio: Any = None,
+        sampling_rate: int | list[int] | None = None,
+        padding: bool | str = True,
+        padding_side: str = "left",
+        truncation: bool = False,
+        max_length: int | None = None,
+        pad_to_multiple_of: int | None = None,
+        return_tensors: str | None = "pt",
+        allow_urls: bool = False,
+        **kwargs,
+    ) -> BatchFeature:
+        """Tokenize ``text`` with its audio spans expanded and extract features for every clip, in span order.
+
+        Returns input_ids and attention_mask (B, S), plus input_features (N, 80, 3000) float32 and
+        feature_attention_mask (N, 3000) when the batch has audio.
+        """
+        unknown = set(kwargs) - _IGNORED_CALL_KWARGS
+        if unknown:
+            raise TypeError(
+                f"QwenAudioProcessor got unexpected keyword arguments {sorted(unknown)}. Supported: text, audio, "
+                "sampling_rate, padding, padding_side, truncation, max_length, pad_to_multiple_of, return_tensors, "
+                "allow_urls."
+            )
+        if text is None:
+            if audio is None:
+                raise ValueError("Pass `text` (with <audio> spans) and/or `audio`.")
+            features = self.feature_extractor(audio, sampling_rate=sampling_rate, allow_urls=allow_urls)
+            return BatchFeature(dict(features), tensor_type=return_tensors)
+        texts = self._validate_text(text)
+        padding = self._validate_padding(padding, padding_side, max_length)
+
+        sources = self._collect_audio_sources(texts, audio, sampling_rate)
+        waveforms = [
+            load_audio(source, rate, allow_urls=allow_urls, name=name) for source, rate, name in sources
+        ]
+        data: dict[str, Any] = {}
+        spans: list[int] = []
+        if waveforms:
+            features = self.feature_extractor.extract(waveforms)
+            spans = self.feature_extractor.span_lengths(features["feature_attention_mask"])
+            data.update(features)
+
+        expanded = self._expand_spans(texts, spans)
+        rows = [self._encode(sample) for sample in expanded]
+        if truncation:
+            rows = self._truncate(rows, max_length)
+        input_ids, attention_mask = self._pad(rows, padding, padding_side, max_length, pad_to_multiple_of)
+        if return_tensors is not None and padding is None and len({len(row) for row in input_ids}) > 1:
+            raise ValueError(
+                "Samples have different lengths and padding is disabled; use padding=True to return tensors."
+            )
+        data = {"input_ids": input_ids, "attention_mask": attention_mask, **data}
+        return BatchFeature(data, tensor_type=return_tensors)
+
+    # ------------------------------------------------------------------ helpers
+    @staticmethod
+    def _validate_text(text) -> list[str]:
+        texts = [text] if isinstance(text, str) else text
+        if not isinstance(texts, (list, tuple)) or not texts or not all(isinstance(t, str) for t in texts):
+            raise TypeError("`text` must be a string or a non-empty list of strings.")
+        for index, sample in enumerate(texts):
+            starts, ends = sample.count(AUDIO_START), sample.count(AUDIO_END)
+            closed = len(_AUDIO_SPAN.findall(sample))
+            if not starts == ends == closed:
+                raise ValueError(
+                    f"Sample {index} has malformed audio tags ({starts} '{AUDIO_START}', {ends} '{AUDIO_END}', "
+                    f"{closed} closed spans on one line): write each clip as {AUDIO_START}PATH{AUDIO_END} or an "
+                    f"empty {AUDIO_START}{AUDIO_END} placeholder."
+                )
+        return list(texts)
+
+    @staticmethod
+    def _validate_padding(padding, padding_side, max_length):
+        if padding_side not in ("left", "right"):
+            raise ValueError(f"padding_side must be 'left' or 'right', got {padding_side!r}.")
+        if padding not in _PADDING_CHOICES:
+            raise ValueError(f"padding must be True, False, 'longest', 'max_length' or 'do_not_pad', got {padding!r}.")
+        padding = _PADDING_CHOICES[padding]
+        if padding == "max_length" and max_length is None:
+            raise ValueError("padding='max_length' needs max_length.")
+        return padding
+
+    def _collect_audio_sources(self, texts, audio, sampling_rate):
+        """(source, sampling_rate, name) for every span in reading order; placeholders take `audio` in order."""
+        clips = [] if audio is None else (list(audio) if isinstance(audio, (list, tuple)) else [audio])
+        if clips and all(isinstance(v, (int, float, np.number)) and not isinstance(v, bool) for v in clips):
+            clips = [np.asarray(clips, dtype=np.float32)]  # one clip given as a plain list of samples
+        rates = sampling_rate if isinstance(sampling_rate, (list, tuple)) else [sampling_rate] * len(clips)
+        if len(rates) != len(clips):
+            raise ValueError(f"Got {len(rates)} sampling rates for {len(clips)} audio clips; pass one per clip.")
+        placeholders = sum(_is_placeholder(m) for t in texts for m in _AUDIO_SPAN.findall(t))
+        if placeholders != len(clips):
+            raise ValueError(
+                f"The text has {placeholders} empty {AUDIO_START}{AUDIO_END} placeholder(s) but {len(clips)} audio "
+                f"clip(s) were passed; give exactly one clip per placeholder (spans with a path load from disk)."
+            )
+        sources, next_clip = [], 0
+        for row, sample in enumerate(texts):
+            for index, content in enumerate(_AUDIO_SPAN.findall(sample)):
+                if _is_placeholder(content):
+                    name = f"audio #{next_clip} (sample {row}, span {index})"
+                    sources.append((clips[next_clip], rates[next_clip], name))
+                    next_clip += 1
+                else:
+                    label = "URL" if is_url(content) else "file"
+                    sources.append((content, None, f"audio {label} {content!r} (sample {row}, span {index})"))
+        return sources
+
+    @staticmethod
+    def _expand_spans(texts, spans):
+        spans_iter = iter(spans)
+
+        def expand(_match):
+            return AUDIO_START + AUDIO_PAD * (next(spans_iter) - 2) + AUDIO_END
+
+        return [_AUDIO_SPAN.sub(expand, sample) for sample in texts]
+
+    def _encode(self, text: str) -> list[int]:
+        """Encode with a split after each ``<|im_start|>ROLE\\n`` header, as the original make_context does."""
+        cuts = [0] + [match.end() for match in _ROLE_HEADER.finditer(text)] + [len(text)]
+        pieces = [text[start:end] for start, end in zip(cuts, cuts[1:]) if end > start]
+        if not pieces:
+            return []
+        encoded = self.tokenizer(pieces, add_special_tokens=False)["input_ids"]
+        return [token for piece in encoded for token in piece]
+
+    def _truncate(self, rows, max_length):
+        if max_length is None:
+            max_length = self.tokenizer.model_max_length
+        side = getattr(self.tokenizer, "truncation_side", "right")
+        start_id = self.tokenizer.convert_tokens_to_ids(AUDIO_START)
+        end_id = self.tokenizer.convert_tokens_to_ids(AUDIO_END)
+        truncated = []
+        for index, row in enumerate(rows):
+            if len(row) <= max_length:
+                truncated.append(row)
+                continue
+            kept = range(len(row) - max_length, len(row)) if side == "left" else range(max_length)
+            starts = [i for i, token in enumerate(row) if token == start_id]
+            ends = [i for i, token in enumerate(row) if token == end_id]
+            for span_start, span_end in zip(starts, ends):
+                if span_start not in kept or span_end not in kept:
+                    needed = len(row) - (span_start if side == "left" else 0)
+                    needed = max(needed, span_end + 1) if side == "right" else needed
+                    raise ValueError(
+                        f"Truncating sample {index} ({len(row)} tokens) to max_length={max_length} "
+                        f"({side} side) would cut its audio span at tokens {span_start}..{span_end}. Use "
+                        f"max_length >= {needed}, shorten the text, or pass truncation=False."
+                    )
+            truncated.append([row[i] for i in kept])
+        return truncated
+
+    def _pad(self, rows, padding, padding_side, max_length, pad_to_multiple_of):
+        if padding is None:
+            return rows, [[1] * len(row) for row in rows]
+        target = max(len(row) for row in rows) if padding == "longest" else max_length
+        if padding == "max_length" and any(len(row) > max_length for row in rows):
+            target = max(len(row) for row in rows)
+        if pad_to_multiple_of:
+            target = -(-target // pad_to_multiple_of) * pad_to_multiple_of
+        pad_id = self.tokenizer.pad_token_id
+        input_ids, attention_mask = [], []
+        for row in rows:
+            fill = target - len(row)
+            if padding_side == "left":
+                input_ids.append([pad_id] * fill + row)
+                attention_mask.append([0] * fill + [1] * len(row))
+            else:
+                input_ids.append(row + [pad_id] * fill)
+                attention_mask.append([1] * len(row) + [0] * fill)
+        return input_ids, attention_mask
+
+    # ------------------------------------------------------------------ chat
+    def apply_chat_template(
+        self,
+        conversation,
+        chat_template: str | None = None,
+        add_generation_prompt: bool = False,
+        tokenize: bool = False,
+        return_dict: bool = False,
+        return_tensors: str | None = "pt",
+        sampling_rate: int | None = None,
+        allow_urls: bool = False,
+        processor_kwargs: dict | None = None,
+        **kwargs,
+    ):
+        """Render Qwen-Audio-Chat ChatML; with ``tokenize=True`` also encode it and extract audio features.
+
+        Content items: ``{"type": "text", "text": ...}``, ``{"type": "audio", "path"|"url": ...}`` or
+        ``{"type": "audio", "audio": array, "sampling_rate": sr}`` (``"audio"`` may also hold a path string).
+        """
+        conversations, is_batched = _normalize_conversations(conversation)
+        prepared, clips, rates = [], [], []
+        for messages in conversations:
+            prepared.append(_extract_in_memory_audio(messages, clips, rates, sampling_rate))
+        template = self._resolve_chat_template(chat_template)
+        prompts, _ = render_jinja_template(
+            conversations=prepared,
+            chat_template=template,
+            add_generation_prompt=add_generation_prompt,
+            **{**self.tokenizer.special_tokens_map, **kwargs},
+        )
+        if not tokenize:
+            return prompts if is_batched else prompts[0]
+        out = self(
+            text=prompts,
+            audio=clips or None,
+            sampling_rate=rates or None,
+            return_tensors=return_tensors,
+            allow_urls=allow_urls,
+            **(processor_kwargs or {}),
+        )
+        return out if return_dict else out["input_ids"]
+
+
+def _has_processor_files(directory: str) -> bool:
+    return any(
+        os.path.isfile(os.path.join(directory, name))
+        for name in ("processor_config.json", "preprocessor_config.json")
+    )
+
+
+def _normalize_conversations(conversation):
+    if not isinstance(conversation, (list, tuple)) or not conversation:
+        raise TypeError("`conversation` must be a non-empty list of messages (or a list of such lists).")
+    if isinstance(conversation[0], (list, tuple)):
+        return [list(messages) for messages in conversation], True
+    return [list(conversation)], False
+
+
+def _extract_in_memory_audio(messages, clips, rates, default_rate):
+    """Copy messages, replacing in-memory clips with empty placeholders and collecting them in order."""
+    prepared = []
+    for message in messages:
+        if not isinstance(message, dict) or "role" not in message:
+            raise TypeError(f"Each message must be a dict with 'role' and 'content', got {message!r}.")
+        content = message.get("content", "")
+        if isinstance(content, str):
+            prepared.append({"role": message["role"], "content": content})
+            continue
+        items = []
+        for item in content:
+            kind = item.get("type") or ("audio" if "audio" in item else "text" if "text" in item else None)
+            if kind == "audio":
+                source = next((item[k] for k in ("path", "url", "audio") if isinstance(item.get(k), str)), None)
+                if source is None:
+                    array = item.get("audio", item.get("array"))
+                    if array is None:
+                        raise ValueError(f"Audio item {item!r} has no 'path', 'url' or 'audio' value.")
+                    clips.append(array)
+                    rates.append(item.get("sampling_rate", default_rate))
+                    source = ""
+                items.append({"type": "audio", "path": source})
+            elif kind == "text":
+                items.append({"type": "text", "text": item["text"]})
+            else:
+                raise ValueError(f"Unsupported content item {item!r}: use type 'text' or 'audio'.")
+        prepared.append({"role": message["role"], "content": items})
+    return prepared
+
+
+__all__ = ["CHAT_TEMPLATE", "DEFAULT_SYSTEM_PROMPT", "QwenAudioProcessor"]
