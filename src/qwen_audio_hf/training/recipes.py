@@ -174,6 +174,7 @@ def run_training(
     eval_dataset: Any = None,
     resume_from_checkpoint: str | bool | None = None,
     callbacks: Sequence[Any] = (),
+    data_collator: Any = None,
 ) -> TrainingResult:
     """Train with ``Trainer`` + :class:`QwenAudioDataCollator` + :class:`LossCurveCallback`; save the final model
     (adapters only for PEFT) and processor to ``args.output_dir``."""
@@ -181,7 +182,7 @@ def run_training(
     trainer = Trainer(
         model=model,
         args=args,
-        data_collator=QwenAudioDataCollator(processor, max_length=max_length),
+        data_collator=data_collator or QwenAudioDataCollator(processor, max_length=max_length),
         train_dataset=train_dataset,
         eval_dataset=eval_dataset,
         processing_class=processor,
@@ -220,12 +221,19 @@ def pretrain(
     seed: int = 42,
     resume_from_checkpoint: str | bool | None = None,
     callbacks: Sequence[Any] = (),
+    freeze_language_model: bool = True,
+    data_collator: Any = None,
     **training_kwargs: Any,
 ) -> TrainingResult:
-    """Multitask pretraining: audio encoder + projector trained, language model frozen."""
+    """Multitask pretraining: audio encoder + projector trained, language model frozen (as in the paper;
+    ``freeze_language_model=False`` trains it too, e.g. for a randomly initialised LM).
+    ``data_collator`` replaces the default :class:`QwenAudioDataCollator`."""
     train_dataset = _prepare(train_data, processor, load_pretraining_data, max_length)
     eval_dataset = _prepare(eval_data, processor, load_pretraining_data, max_length)
-    freeze_for_pretraining(model)
+    if freeze_language_model:
+        freeze_for_pretraining(model)
+    else:
+        set_trainable(model, AUDIO_MODULES + LANGUAGE_MODULES)
     args = training_arguments(
         output_dir, learning_rate=learning_rate, num_train_epochs=num_train_epochs, max_steps=max_steps,
         per_device_train_batch_size=per_device_train_batch_size,
@@ -234,7 +242,8 @@ def pretrain(
         **training_kwargs,
     )
     return run_training(model, processor, train_dataset, args, max_length=max_length, eval_dataset=eval_dataset,
-                        resume_from_checkpoint=resume_from_checkpoint, callbacks=callbacks)
+                        resume_from_checkpoint=resume_from_checkpoint, callbacks=callbacks,
+                        data_collator=data_collator)
 
 
 def sft(
@@ -263,6 +272,7 @@ def sft(
     seed: int = 42,
     resume_from_checkpoint: str | bool | None = None,
     callbacks: Sequence[Any] = (),
+    data_collator: Any = None,
     **training_kwargs: Any,
 ) -> TrainingResult:
     """Supervised fine-tuning on chat conversations: audio encoder + projector frozen; the language model trained
@@ -283,7 +293,7 @@ def sft(
     )
     result = run_training(model, processor, train_dataset, args, max_length=max_length,
                           eval_dataset=eval_dataset, resume_from_checkpoint=resume_from_checkpoint,
-                          callbacks=callbacks)
+                          callbacks=callbacks, data_collator=data_collator)
     if export_dir is not None:
         if result.trainer.args.process_index == 0:
             result.model = export_merged(result.model, processor, export_dir)
