@@ -185,6 +185,8 @@ def test_invalid_fields_name_the_valid_choices(fields, error, named):
 def test_invalid_combinations_are_rejected():
     with pytest.raises(ValueError, match="did you mean 'caption_clotho'"):
         TaskPrompt(task="caption", text_language="en", output_instruction="clotho")
+    with pytest.raises(ValueError, match="task='keyword', output_instruction='scene'"):
+        TaskPrompt(task="scene", text_language="en")
     with pytest.raises(ValueError, match="question="):
         TaskPrompt(task="question", audio_language="en")
     with pytest.raises(ValueError, match="text_language"):
@@ -209,7 +211,9 @@ def test_invalid_combinations_are_rejected():
     ("text", "message"),
     [
         # the README's spelling is not a special token
-        ("<|startoftranscription|><|en|><|transcribe|>", r"did you mean <\|startoftranscript\|>"),
+        ("<|startoftranscription|><|en|><|transcribe|>", r"did you mean '<\|startoftranscript\|>'"),
+        # analysis tags belong in the output-instruction slot of a keyword task
+        ("<|startofanalysis|><|unknown|><|audio_grounding|><|en|>", "task='keyword', output_instruction='audio_gr"),
         ("<|startoftranscript|><|english|><|transcribe|>", "audio-language tag"),
         ("<|startoftranscript|><|en|><|en|>", r"task tag.*<\|keyword\|>"),
         ("<|startoftranscript|><|en|><|transcribe|><|en|><|wo_itn|>", "timestamps flag"),

@@ -88,14 +88,22 @@ def _choices(valid: Iterable[str]) -> str:
     return ", ".join(valid)
 
 
+def _hint(found: str, valid: Sequence[str], *, task_slot: bool = False) -> str:
+    """A "did you mean" note for ``found``; analysis tags put in the task slot are sent to their slot."""
+    bare = _name(found) if found.startswith("<|") and found.endswith("|>") else found
+    if task_slot and bare in OUTPUT_INSTRUCTIONS:
+        return f" ({bare!r} is an output instruction: use task='keyword', output_instruction={bare!r})"
+    close = difflib.get_close_matches(found, valid, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
 def _check_choice(field: str, value: object, valid: Sequence[str]) -> str:
     """Return ``value`` as a bare name (``"<|en|>"`` accepted too) or raise naming the valid ones."""
     if not isinstance(value, str):
         raise TypeError(f"{field} must be a str, got {type(value).__name__}; valid: {_choices(valid)}")
     name = _name(value) if value.startswith("<|") and value.endswith("|>") else value
     if name not in valid:
-        close = difflib.get_close_matches(name, valid, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        hint = _hint(name, valid, task_slot=field == "task")
         raise ValueError(f"unknown {field} {value!r}{hint}; valid: {_choices(valid)}")
     return name
 
@@ -320,8 +328,7 @@ def _expect(text: str, pos: int, valid: Sequence[str], slot: str, after: str) ->
     match = _TAG_RE.match(text, pos)
     if match is None or match.group() not in valid:
         found = match.group() if match else text[pos : pos + 24] or "end of text"
-        close = difflib.get_close_matches(found, valid, n=1) if match else []
-        hint = f" (did you mean {close[0]}?)" if close else ""
+        hint = _hint(found, valid, task_slot=slot == "a task tag") if match else ""
         raise ValueError(
             f"expected {slot} after {after} at position {pos}, found {found!r}{hint}; valid: {_choices(valid)}"
         )
