@@ -17,14 +17,11 @@ from typing import Dict, List, Optional
 
 PACKAGE_ROOT = Path(__file__).resolve().parent
 
-# The code a repository needs to run without this package, relative to the package root.
-REMOTE_CODE_FILES = (
+# Entry points of the code a repository needs to run without this package (relative to the package root);
+# their relative imports are followed, so every sibling module they use is bundled too.
+REMOTE_CODE_ENTRY_POINTS = (
     "modeling/configuration_qwen_audio.py",
-    "modeling/modeling_qwen_audio_encoder.py",
-    "modeling/modeling_qwen_audio_text.py",
     "modeling/modeling_qwen_audio.py",
-    "processing/special_tokens.py",
-    "processing/audio_io.py",
     "processing/tokenization_qwen_audio.py",
     "processing/feature_extraction_qwen_audio.py",
     "processing/processing_qwen_audio.py",
@@ -41,42 +38,63 @@ PROCESSOR_AUTO_MAP = {
 }
 TOKENIZER_AUTO_MAP = {"AutoTokenizer": [None, "tokenization_qwen_audio.QwenAudioTokenizer"]}
 
-_RELATIVE_IMPORT = re.compile(r"^(\s*)from\s+\.+((?:\w+\.)*)(\w+)\s+import\s", flags=re.MULTILINE)
+_RELATIVE_IMPORT = re.compile(r"^(\s*)from\s+(\.+)((?:\w+\.)*)(\w+)\s+import\s", flags=re.MULTILINE)
 _PACKAGE_IMPORT = re.compile(r"^\s*(?:from|import)\s+qwen_audio_hf\b", flags=re.MULTILINE)
 _BARE_RELATIVE_IMPORT = re.compile(r"^\s*from\s+\.+\s+import\s", flags=re.MULTILINE)
 
 
-def flatten_relative_imports(source: str, file_name: str, available: List[str]) -> str:
-    """Rewrite `from .x import y` / `from ..pkg.x import y` into `from .x import y` and check x is bundled."""
+def _check_no_package_imports(source: str, file_name: str) -> None:
     if _PACKAGE_IMPORT.search(source) or _BARE_RELATIVE_IMPORT.search(source):
         raise ValueError(
             f"{file_name} imports the qwen_audio_hf package (or `from . import ...`); self-contained modules may only "
             "use `from .module import name` relative imports (see SPEC, 'Self-contained code rule')."
         )
 
-    def replace(match: "re.Match") -> str:
-        module = match.group(3)
-        if module not in available:
-            raise ValueError(
-                f"{file_name} imports `{match.group(0).strip()}...`, but {module}.py is not one of the self-contained "
-                f"files {sorted(available)}; add it to REMOTE_CODE_FILES or remove the import."
-            )
-        return f"{match.group(1)}from .{module} import "
 
-    return _RELATIVE_IMPORT.sub(replace, source)
+def _resolve(relative_file: str, match: "re.Match") -> str:
+    """Package-relative path of the module a relative import names."""
+    parts = relative_file.split("/")[:-1]
+    level = len(match.group(2))
+    if level - 1 > len(parts):
+        raise ValueError(f"{relative_file}: `{match.group(0).strip()}` climbs above the qwen_audio_hf package.")
+    base = parts[: len(parts) - (level - 1)]
+    return "/".join(base + [p for p in match.group(3).split(".") if p] + [match.group(4) + ".py"])
+
+
+def remote_code_files(entry_points=REMOTE_CODE_ENTRY_POINTS) -> List[str]:
+    """The entry modules plus every module they import relatively (transitively), package-relative paths."""
+    found, queue = [], list(entry_points)
+    while queue:
+        relative = queue.pop(0)
+        if relative in found:
+            continue
+        path = PACKAGE_ROOT / relative
+        if not path.is_file():
+            raise FileNotFoundError(f"Remote-code module {path} is missing from the installed package.")
+        source = path.read_text(encoding="utf-8")
+        _check_no_package_imports(source, relative)
+        found.append(relative)
+        queue += [_resolve(relative, match) for match in _RELATIVE_IMPORT.finditer(source)]
+    stems = [Path(p).name for p in found]
+    clashes = sorted({name for name in stems if stems.count(name) > 1})
+    if clashes:
+        raise ValueError(f"Remote-code modules {clashes} exist in several subpackages; flat files would collide.")
+    return found
+
+
+def flatten_relative_imports(source: str, file_name: str) -> str:
+    """Rewrite `from .x import y` / `from ..pkg.x import y` into the flat sibling import `from .x import y`."""
+    _check_no_package_imports(source, file_name)
+    return _RELATIVE_IMPORT.sub(lambda m: f"{m.group(1)}from .{m.group(4)} import ", source)
 
 
 def write_remote_code(out_dir: str | os.PathLike) -> List[str]:
     """Copy the self-contained modules into `out_dir` as flat files; returns their file names."""
-    out_dir = Path(out_dir)
-    available = [Path(p).stem for p in REMOTE_CODE_FILES]
     written = []
-    for relative in REMOTE_CODE_FILES:
+    for relative in remote_code_files():
         source_path = PACKAGE_ROOT / relative
-        if not source_path.is_file():
-            raise FileNotFoundError(f"Remote-code module {source_path} is missing from the installed package.")
-        text = flatten_relative_imports(source_path.read_text(encoding="utf-8"), relative, available)
-        (out_dir / source_path.name).write_text(text, encoding="utf-8")
+        text = flatten_relative_imports(source_path.read_text(encoding="utf-8"), relative)
+        (Path(out_dir) / source_path.name).write_text(text, encoding="utf-8")
         written.append(source_path.name)
     return written
 

@@ -154,21 +154,21 @@ def _load_original_qwen(path: str):
     """(text config, decoder state dict in Qwen2Model names, lm_head weight) from an original Qwen(-7B) directory.
 
     Reuses `original_checkpoint`'s config translation and key renames (q/k/v split from the fused c_attn)."""
-    from . import original_checkpoint as original
     from .configuration_qwen_audio import QwenAudioTextConfig
+    from .original_checkpoint import FUSED_QKV_SOURCE, ORIGINAL_KEY_RENAMES, SPLIT_QKV_TARGETS, translate_original_config
 
     with open(os.path.join(path, "config.json"), encoding="utf-8") as handle:
         config_dict = json.load(handle)
     hidden = config_dict.get("hidden_size", 4096)
     # The translation reads the text settings only; a stand-in audio dict satisfies its audio checks.
     stand_in_audio = {"n_state": 8, "n_head": 1, "n_layer": 1, "output_dim": hidden}
-    text_dict = original.translate_original_config({**config_dict, "audio": stand_in_audio})["text_config"]
+    text_dict = translate_original_config({**config_dict, "audio": stand_in_audio})["text_config"]
     text_config = QwenAudioTextConfig(**{k: v for k, v in text_dict.items() if k != "model_type"})
 
     prefix = "model.language_model."
     decoder_state, lm_head = {}, None
     for key, value in _read_state_dict(path).items():
-        for pattern, replacement in original.ORIGINAL_KEY_RENAMES:
+        for pattern, replacement in ORIGINAL_KEY_RENAMES:
             key = re.sub(pattern, replacement, key)
         if key == "lm_head.weight":
             lm_head = value
@@ -176,9 +176,9 @@ def _load_original_qwen(path: str):
         if not key.startswith(prefix):
             continue
         key = key[len(prefix):]
-        if original.FUSED_QKV_SOURCE in key:
-            for target, chunk in zip(original.SPLIT_QKV_TARGETS, value.chunk(3, dim=0)):
-                decoder_state[key.replace(original.FUSED_QKV_SOURCE, target)] = chunk.contiguous()
+        if FUSED_QKV_SOURCE in key:
+            for target, chunk in zip(SPLIT_QKV_TARGETS, value.chunk(3, dim=0)):
+                decoder_state[key.replace(FUSED_QKV_SOURCE, target)] = chunk.contiguous()
         else:
             decoder_state[key] = value
     return text_config, decoder_state, lm_head
@@ -226,17 +226,17 @@ def _qwen_audio_tokenizer(language_model: Any):
 
 def extend_tokenizer(tokenizer):
     """Add the audio special tokens (in their canonical order) to `tokenizer`; returns (tokenizer, known_size)."""
-    from ..processing import special_tokens
+    from ..processing.special_tokens import AUDIO_END, AUDIO_PAD, AUDIO_SPECIAL_TOKENS, AUDIO_START, IM_END, IM_START
 
     known = len(tokenizer)
     vocab = tokenizer.get_vocab()
-    missing = [token for token in special_tokens.AUDIO_SPECIAL_TOKENS if token not in vocab]
+    missing = [token for token in (IM_START, IM_END, *AUDIO_SPECIAL_TOKENS) if token not in vocab]
     if missing:
         tokenizer.add_special_tokens({"additional_special_tokens": missing}, replace_extra_special_tokens=False)
     for name, token in (
-        ("audio_token", special_tokens.AUDIO_PAD),
-        ("audio_start_token", special_tokens.AUDIO_START),
-        ("audio_end_token", special_tokens.AUDIO_END),
+        ("audio_token", AUDIO_PAD),
+        ("audio_start_token", AUDIO_START),
+        ("audio_end_token", AUDIO_END),
     ):
         if not hasattr(tokenizer, name):
             setattr(tokenizer, name, token)
@@ -273,9 +273,9 @@ def build_from_components(
     **config_kwargs,
 ):
     """Build `cls` (QwenAudioForConditionalGeneration) from a Whisper encoder and a causal LM; see module doc."""
-    from ..processing import special_tokens
     from ..processing.feature_extraction_qwen_audio import QwenAudioFeatureExtractor
     from ..processing.processing_qwen_audio import QwenAudioProcessor
+    from ..processing.special_tokens import AUDIO_END, AUDIO_PAD, AUDIO_START, CONTROL_TOKENS, NUM_BPE_RANKS
 
     audio_config, encoder_state = load_audio_encoder(audio_encoder)
     text_config, decoder_state, lm_head, lm_tokenizer = load_language_model(language_model)
@@ -285,7 +285,7 @@ def build_from_components(
         tokenizer = lm_tokenizer
     if tokenizer is None:
         tokenizer = _qwen_audio_tokenizer(language_model)
-        known_rows = special_tokens.NUM_BPE_RANKS + len(special_tokens.CONTROL_TOKENS)
+        known_rows = NUM_BPE_RANKS + len(CONTROL_TOKENS)
         minimum_vocab = QWEN_AUDIO_VOCAB_SIZE
     else:
         tokenizer, known_rows = extend_tokenizer(tokenizer)
@@ -300,9 +300,9 @@ def build_from_components(
         raise ValueError("The language model's config has no hidden_size.")
 
     ids = {
-        "audio_token_id": tokenizer.convert_tokens_to_ids(special_tokens.AUDIO_PAD),
-        "audio_start_token_id": tokenizer.convert_tokens_to_ids(special_tokens.AUDIO_START),
-        "audio_end_token_id": tokenizer.convert_tokens_to_ids(special_tokens.AUDIO_END),
+        "audio_token_id": tokenizer.convert_tokens_to_ids(AUDIO_PAD),
+        "audio_start_token_id": tokenizer.convert_tokens_to_ids(AUDIO_START),
+        "audio_end_token_id": tokenizer.convert_tokens_to_ids(AUDIO_END),
     }
     tie = bool(getattr(text_config, "tie_word_embeddings", False))
     config = QwenAudioConfig(audio_config=audio_config, text_config=text_config, tie_word_embeddings=tie,
