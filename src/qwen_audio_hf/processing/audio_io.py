@@ -194,7 +194,10 @@ def decode_audio_file(source: str | os.PathLike | bytes, name: str | None = None
         return _decode_with_soundfile(path)
     except Exception as soundfile_error:
         try:
-            return _decode_with_librosa(path)
+            data, sampling_rate = _decode_with_librosa(path)
+            if data.size == 0:  # audioread "decodes" some garbage to nothing
+                raise ValueError("no samples decoded")
+            return data, sampling_rate
         except Exception:
             raise ValueError(
                 f"Could not decode {label}: {str(soundfile_error).rstrip('.')}. The file is corrupt or in an unsupported format "
