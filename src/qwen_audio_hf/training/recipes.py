@@ -13,6 +13,7 @@ directory and hyperparameters; any other ``TrainingArguments`` field can be pass
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -129,10 +130,16 @@ def load_model_and_processor(model_path: str, processor_path: str | None = None,
 
 # ------------------------------------------------------------------------------------------------ trainer
 def training_arguments(output_dir: str, **kwargs: Any) -> TrainingArguments:
-    """``TrainingArguments`` with the settings the collator needs; ``group_by_length=True`` maps to the
-    ``group_by_length`` sampling strategy (over the dataset's ``length`` column)."""
+    """``TrainingArguments`` with the settings the collator needs.
+
+    ``group_by_length=True`` selects the ``group_by_length`` sampling strategy (over the dataset's ``length``
+    column); ``gradient_checkpointing`` maps to ``activation_checkpointing`` (non-reentrant). A multi-process
+    launch (torchrun / accelerate) on a machine without CUDA runs data-parallel on CPU with the gloo backend.
+    """
+    import torch
+
     group_by_length = kwargs.pop("group_by_length", True)
-    gradient_checkpointing = kwargs.get("gradient_checkpointing", False)
+    checkpointing = bool(kwargs.pop("gradient_checkpointing", False) or kwargs.pop("activation_checkpointing", False))
     settings = dict(
         output_dir=output_dir,
         remove_unused_columns=False,  # the collator needs the raw audio/tags/messages columns
@@ -141,6 +148,7 @@ def training_arguments(output_dir: str, **kwargs: Any) -> TrainingArguments:
         disable_tqdm=False,  # progress bar
         ddp_find_unused_parameters=False,
         train_sampling_strategy="group_by_length" if group_by_length else "random",
+        activation_checkpointing=checkpointing,
         adam_beta2=0.98,
         weight_decay=0.05,
         lr_scheduler_type="cosine",
@@ -148,8 +156,10 @@ def training_arguments(output_dir: str, **kwargs: Any) -> TrainingArguments:
         save_steps=500,
         save_total_limit=2,
     )
-    if gradient_checkpointing:
-        settings["gradient_checkpointing_kwargs"] = {"use_reentrant": False}
+    if checkpointing:
+        settings["activation_checkpointing_kwargs"] = {"use_reentrant": False}
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available():
+        settings.update(use_cpu=True, ddp_backend="gloo")
     settings.update({key: value for key, value in kwargs.items() if value is not None})
     return TrainingArguments(**settings)
 
