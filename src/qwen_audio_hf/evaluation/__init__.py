@@ -1,1 +1,31 @@
-"""evaluation subpackage."""
+"""Evaluation harness for the paper's benchmark protocols (see docs/EVALUATION.md)."""
+
+from .metrics import (
+    accuracy,
+    average_shift,
+    binary_answer_accuracy,
+    caption_scores,
+    corpus_bleu,
+    note_analysis_scores,
+    word_error_rate,
+)
+from .protocols import PAPER_RESULTS, PROTOCOLS, Protocol, get_protocol
+from .runner import EvaluationResult, evaluate, generate_responses, score_predictions
+
+__all__ = [
+    "PAPER_RESULTS",
+    "PROTOCOLS",
+    "EvaluationResult",
+    "Protocol",
+    "accuracy",
+    "average_shift",
+    "binary_answer_accuracy",
+    "caption_scores",
+    "corpus_bleu",
+    "evaluate",
+    "generate_responses",
+    "get_protocol",
+    "note_analysis_scores",
+    "score_predictions",
+    "word_error_rate",
+]
