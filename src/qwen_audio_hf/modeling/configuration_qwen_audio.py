@@ -133,14 +133,21 @@ class QwenAudioConfig(PreTrainedConfig):
         super().__post_init__(**kwargs)
 
     @classmethod
+    def get_config_dict(cls, pretrained_model_name_or_path, **kwargs):
+        config_dict, kwargs = super().get_config_dict(pretrained_model_name_or_path, **kwargs)
+        return cls._translate_if_original(config_dict), kwargs
+
+    @classmethod
     def from_dict(cls, config_dict: dict[str, Any], **kwargs):
+        return super().from_dict(cls._translate_if_original(config_dict), **kwargs)
+
+    @classmethod
+    def _translate_if_original(cls, config_dict: dict[str, Any]) -> dict[str, Any]:
         try:
             from .original_checkpoint import is_original_config, translate_original_config
         except ImportError:  # exported without the loader: native configs only
-            return super().from_dict(config_dict, **kwargs)
-        if is_original_config(config_dict):
-            config_dict = translate_original_config(config_dict)
-        return super().from_dict(config_dict, **kwargs)
+            return config_dict
+        return translate_original_config(config_dict) if is_original_config(config_dict) else config_dict
 
 
 __all__ = ["QwenAudioConfig", "QwenAudioEncoderConfig", "QwenAudioTextConfig"]

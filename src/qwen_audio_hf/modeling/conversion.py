@@ -1,0 +1,65 @@
+"""`qwen-audio-hf convert SRC DST`: write an original (or native) Qwen-Audio checkpoint in the native layout.
+
+Loading already translates the original layout (see `original_checkpoint.py`); this command makes the result
+permanent: sharded safetensors + config.json + generation_config.json, plus the processor files when the
+processing package can build a processor from SRC.
+"""
+
+import argparse
+import logging
+import os
+
+import torch
+
+logger = logging.getLogger(__name__)
+
+_DTYPES = {"auto": "auto", "float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def add_cli_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("src", help="original hub checkpoint (directory or repo id) or a native checkpoint")
+    parser.add_argument("dst", help="output directory for the native checkpoint")
+    parser.add_argument("--max-shard-size", default="5GB", help="largest safetensors shard (default: 5GB)")
+    parser.add_argument(
+        "--dtype", choices=sorted(_DTYPES), default="auto", help="weight dtype to write (default: as stored in SRC)"
+    )
+    parser.add_argument("--no-processor", action="store_true", help="write the model only, not the processor")
+
+
+def convert_checkpoint(src: str, dst: str, max_shard_size="5GB", dtype="auto", save_processor: bool = True) -> str:
+    """Convert `src` into a native checkpoint in `dst`; returns `dst`."""
+    from .modeling_qwen_audio import QwenAudioForConditionalGeneration
+
+    if dtype not in _DTYPES:
+        raise ValueError(f"dtype must be one of {sorted(_DTYPES)}, got {dtype!r}.")
+    if os.path.isdir(src) and os.path.isdir(dst) and os.path.samefile(src, dst):
+        raise ValueError(f"dst {dst!r} is the source directory; pick a new output directory.")
+    model = QwenAudioForConditionalGeneration.from_pretrained(src, dtype=_DTYPES[dtype])
+    os.makedirs(dst, exist_ok=True)
+    model.save_pretrained(dst, max_shard_size=max_shard_size)
+    if save_processor:
+        _save_processor(src, dst)
+    return dst
+
+
+def _save_processor(src: str, dst: str) -> None:
+    try:
+        from ..processing import QwenAudioProcessor
+
+        processor = QwenAudioProcessor.from_pretrained(src)
+    except Exception as error:  # the processing package is optional here: the model files are written anyway
+        logger.warning("processor not saved (could not build QwenAudioProcessor from %s: %s)", src, error)
+        return
+    processor.save_pretrained(dst)
+
+
+def run_cli(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    dst = convert_checkpoint(
+        args.src, args.dst, max_shard_size=args.max_shard_size, dtype=args.dtype, save_processor=not args.no_processor
+    )
+    logger.info("wrote native Qwen-Audio checkpoint to %s", dst)
+    return 0
+
+
+__all__ = ["add_cli_arguments", "convert_checkpoint", "run_cli"]

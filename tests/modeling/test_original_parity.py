@@ -1,0 +1,114 @@
+"""Model parity with the original Qwen-Audio release on tiny original-layout checkpoints.
+
+tests/fixtures/original holds checkpoints written by the original code (weights xz-compressed) and that code's
+outputs (logits, greedy continuations, encoder outputs). We load the original layout with our classes, feed our
+processor's outputs and compare. The original code itself is never imported.
+"""
+
+import json
+import lzma
+import shutil
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from qwen_audio_hf.modeling import QwenAudioForConditionalGeneration
+from qwen_audio_hf.processing import QwenAudioProcessor
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "original"
+CHECKPOINTS = ("tiny", "tiny_short_seq")
+CASES = ("single_audio", "two_audio", "chat", "over_30s")
+LOGITS_ATOL = 2e-4
+
+
+def materialize_checkpoint(name: str, root: Path) -> Path:
+    """Assemble an original-layout checkpoint folder (config, tokenizer files, decompressed safetensors)."""
+    target = root / name
+    target.mkdir()
+    for source in (FIXTURES / "tiny").iterdir():
+        if source.suffix != ".xz":
+            shutil.copy(source, target / source.name)
+    with lzma.open(FIXTURES / "tiny" / "model.safetensors.xz") as compressed, open(target / "model.safetensors", "wb") as out:
+        shutil.copyfileobj(compressed, out)
+    shutil.copy(FIXTURES / name / "config.json", target / "config.json")
+    return target
+
+
+def absolute_paths(prompt: str) -> str:
+    return prompt.replace("<audio>audio/", f"<audio>{FIXTURES}/audio/")
+
+
+@pytest.fixture(scope="module")
+def loaded(tmp_path_factory):
+    root = tmp_path_factory.mktemp("original_checkpoints")
+    cache = {}
+
+    def get(name):
+        if name not in cache:
+            path = materialize_checkpoint(name, root)
+            model = QwenAudioForConditionalGeneration.from_pretrained(str(path), dtype=torch.float32).eval()
+            processor = QwenAudioProcessor.from_pretrained(str(path))
+            with np.load(FIXTURES / "reference" / f"{name}_reference.npz") as data:
+                arrays = {key: data[key] for key in data.files}
+            meta = json.loads((FIXTURES / "reference" / f"{name}_reference.json").read_text(encoding="utf-8"))
+            cache[name] = (model, processor, arrays, meta)
+        return cache[name]
+
+    return get
+
+
+def run_processor(processor, prompt):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the 33 s clip warns about the 30 s cap
+        return processor(text=absolute_paths(prompt), return_tensors="pt")
+
+
+def test_original_config_is_translated(loaded):
+    model, _, _, _ = loaded("tiny_short_seq")
+    text = model.config.text_config
+    assert (text.hidden_size, text.num_hidden_layers, text.num_attention_heads, text.head_dim) == (64, 2, 4, 16)
+    assert text.intermediate_size == 128 and text.vocab_size == 155947 and text.seq_length == 32
+    assert text.use_dynamic_ntk and text.use_logn_attn
+    assert model.config.audio_config.d_model == 32 and model.config.audio_config.encoder_layers == 2
+
+
+@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("checkpoint", CHECKPOINTS)
+def test_prefill_logits_and_greedy_continuation_match_original(loaded, checkpoint, case):
+    model, processor, ref, meta = loaded(checkpoint)
+    batch = run_processor(processor, meta["cases"][case]["prompt"])
+    assert batch["input_ids"][0].tolist() == ref[f"{case}__input_ids"].tolist()
+    if f"{case}__input_audios" in ref:
+        np.testing.assert_allclose(batch["input_features"].numpy(), ref[f"{case}__input_audios"], atol=1e-4, rtol=0)
+
+    with torch.no_grad():
+        logits = model(**batch).logits[0]
+    subset = torch.from_numpy(ref["vocab_subset"])
+    torch.testing.assert_close(logits[:, subset], torch.from_numpy(ref[f"{case}__logits_subset"]), atol=LOGITS_ATOL, rtol=0)
+    torch.testing.assert_close(logits[-1], torch.from_numpy(ref[f"{case}__last_logits"]), atol=LOGITS_ATOL, rtol=0)
+
+    with torch.no_grad():
+        out = model.generate(**batch, do_sample=False, max_new_tokens=12, output_logits=True, return_dict_in_generate=True)
+    new_tokens = out.sequences[0, batch["input_ids"].shape[1]:].tolist()
+    assert new_tokens == ref[f"{case}__generated"].tolist()
+    step_logits = torch.stack([step[0] for step in out.logits])[:, subset]
+    torch.testing.assert_close(step_logits, torch.from_numpy(ref[f"{case}__step_logits_subset"]), atol=LOGITS_ATOL, rtol=0)
+
+
+def test_audio_encoder_batch_with_padded_frames_matches_original(loaded):
+    model, _, ref, meta = loaded("tiny")
+    mel_meta = json.loads((FIXTURES / "log_mel.json").read_text())
+    frames = {entry["file"]: entry["mel_frames"] for entry in mel_meta.values()}
+    features = torch.from_numpy(ref["encoder_batch__input_audios"])
+    lengths = torch.tensor([frames[f] for f in meta["encoder_batch"]["audio_files"]])
+    mask = (torch.arange(features.shape[-1])[None, :] < lengths[:, None]).long()
+    with torch.no_grad():
+        batched = model.get_audio_features(features, mask)
+        alone = [model.get_audio_features(features[i : i + 1], mask[i : i + 1])[0] for i in range(len(lengths))]
+    for i, span in enumerate(meta["encoder_batch"]["audio_span_tokens"]):
+        assert batched[i].shape == (span, 64)
+        torch.testing.assert_close(batched[i], torch.from_numpy(ref[f"encoder_batch__output_{i}"]), atol=1e-4, rtol=0)
+        torch.testing.assert_close(alone[i], torch.from_numpy(ref[f"encoder_alone__output_{i}"]), atol=1e-4, rtol=0)
