@@ -128,7 +128,8 @@ class QwenAudioModel(QwenAudioPreTrainedModel):
         super().__init__(config)
         self.audio_tower = QwenAudioEncoder(config.audio_config)
         self.multi_modal_projector = QwenAudioMultiModalProjector(config)
-        if isinstance(config.text_config, QwenAudioTextConfig):
+        # Compare by model_type: under trust_remote_code the config class may come from another module copy.
+        if getattr(config.text_config, "model_type", None) == QwenAudioTextConfig.model_type:
             self.language_model = QwenAudioTextModel(config.text_config)
         else:
             self.language_model = AutoModel.from_config(config.text_config)
