@@ -311,22 +311,34 @@ def normalise_row(row: Mapping[str, Any], base_dir: str | None = None) -> dict:
     return row
 
 
+def _normalise_rows(rows: Iterable[Mapping[str, Any]], base_dir: str | None) -> list[dict]:
+    normalised = []
+    for index, row in enumerate(rows):
+        if not isinstance(row, Mapping):
+            raise ValueError(f"row {index}: each row must be a dict, got {type(row).__name__}.")
+        try:
+            normalised.append(normalise_row(row, base_dir))
+        except (ValueError, TypeError) as error:
+            raise ValueError(f"row {index}: {error}") from error
+    return normalised
+
+
 def _as_dataset(source: Any, base_dir: str | None):
     import datasets
 
     if isinstance(source, (str, os.PathLike)):
         path = os.fspath(source)
         base = base_dir or os.path.dirname(os.path.abspath(path))
-        return datasets.Dataset.from_list([normalise_row(row, base) for row in read_jsonl(path)])
+        return datasets.Dataset.from_list(_normalise_rows(read_jsonl(path), base))
     if isinstance(source, datasets.Dataset):
         audio_feature = source.features.get("audio")
         if isinstance(audio_feature, datasets.Audio) and audio_feature.decode:
             source = source.cast_column("audio", datasets.Audio(decode=False))
         if base_dir:
-            source = datasets.Dataset.from_list([normalise_row(row, base_dir) for row in source])
+            source = datasets.Dataset.from_list(_normalise_rows(source, base_dir))
         return source
     if isinstance(source, Iterable) and not isinstance(source, (str, bytes, Mapping)):
-        rows = [normalise_row(row, base_dir) for row in source]
+        rows = _normalise_rows(source, base_dir)
         if not rows:
             raise ValueError("the training data has no rows.")
         return datasets.Dataset.from_list(rows)

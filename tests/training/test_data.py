@@ -1,0 +1,123 @@
+"""Schema loading and validation: jsonl / datasets / lists, the length column, clear errors for bad rows."""
+
+from __future__ import annotations
+
+import os
+
+import datasets
+import numpy as np
+import pytest
+
+from qwen_audio_hf.training import QwenAudioDataCollator, load_pretraining_data, load_sft_data
+from qwen_audio_hf.training.data import audio_span_length, pretraining_segments, sft_segments
+
+from .conftest import ASR_TAGS, pretraining_rows, write_clip, write_jsonl
+
+
+def test_jsonl_resolves_paths_and_length_matches_collated_rows(processor, clips, pretraining_jsonl):
+    root, names = clips
+    dataset = load_pretraining_data(pretraining_jsonl, processor)
+    assert isinstance(dataset, datasets.Dataset) and len(dataset) == 4
+    assert dataset[0]["audio"]["path"] == os.path.join(root, names[0])
+    collator = QwenAudioDataCollator(processor)
+    for row in dataset:  # the precomputed length is the collated, unpadded length
+        assert collator([row])["input_ids"].shape[1] == row["length"]
+    assert len(set(dataset["length"])) > 1
+
+
+def test_audio_span_length_matches_spec():
+    assert audio_span_length(3 * 16000) == 77  # 3 s clip -> span 77
+    assert audio_span_length(40 * 16000) == audio_span_length(30 * 16000)
+
+
+def test_pretraining_segments_supervise_target_and_end_token():
+    segments, audios = pretraining_segments({"audio": "a.wav", "tags": ASR_TAGS, "prompt": "", "target": "hi"})
+    assert audios == ["a.wav"]
+    assert segments == [
+        ("<audio></audio><|startoftranscript|><|en|><|transcribe|><|en|><|notimestamps|><|wo_itn|>", False),
+        ("hi<|endoftext|>", True),
+    ]
+
+
+def test_datasets_audio_feature_is_read_without_decoding(processor, clips):
+    root, names = clips
+    rows = pretraining_rows([os.path.join(root, name) for name in names])
+    table = datasets.Dataset.from_list(rows).cast_column("audio", datasets.Audio())  # decode=True by default
+    dataset = load_pretraining_data(table, processor)
+    assert dataset.features["audio"].decode is False
+    batch = QwenAudioDataCollator(processor)([dataset[0], dataset[2]])
+    assert batch["input_features"].shape == (2, 80, 3000)
+
+
+def test_in_memory_arrays_and_resampling(processor):
+    rows = [
+        {"audio": np.zeros(16000, dtype=np.float32), "tags": ASR_TAGS, "target": "a"},
+        {"audio": {"array": np.zeros(8000, dtype=np.float32), "sampling_rate": 8000}, "tags": ASR_TAGS, "target": "b"},
+    ]
+    dataset = load_pretraining_data(rows, processor)
+    assert dataset["length"][0] == dataset["length"][1]  # both are 1 s once resampled to 16 kHz
+    batch = QwenAudioDataCollator(processor)(list(dataset))
+    assert batch["feature_attention_mask"].sum(-1).tolist() == [100, 100]
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"audio": "clips/missing.wav"}, "does not exist"),
+        ({"audio": None}, "audio is missing"),
+        ({"tags": {**ASR_TAGS, "task": "sing"}}, "unknown task 'sing'"),
+        ({"tags": {**ASR_TAGS, "speaker": "bob"}}, "unknown tag field"),
+        ({"target": ""}, "'target' must be a non-empty string"),
+        ({"audio": "long.wav"}, "at most 30 s"),
+    ],
+)
+def test_bad_rows_raise_clear_errors(processor, clips, change, message):
+    root, names = clips
+    write_clip(os.path.join(root, "long.wav"), 31.0)
+    rows = pretraining_rows(names)
+    rows[1].update(change)
+    with pytest.raises(ValueError, match="row 1: .*" + message.replace("(", r"\(")):
+        load_pretraining_data(rows, processor, base_dir=root)
+
+
+def test_too_long_rows_are_reported_with_their_length(processor, pretraining_jsonl):
+    with pytest.raises(ValueError, match=r"4 of 4 pretraining rows do not fit:\n  row 0: too long: \d+ tokens > max_length=10"):
+        load_pretraining_data(pretraining_jsonl, processor, max_length=10)
+
+
+def test_missing_columns_and_bad_sources(processor, tmp_path):
+    with pytest.raises(ValueError, match="needs a 'target' column"):
+        load_pretraining_data([{"audio": "x.wav", "text": "a"}], processor)
+    with pytest.raises(ValueError, match="needs a 'messages' column"):
+        load_sft_data([{"audio": "x.wav", "target": "a"}], processor)
+    with pytest.raises(ValueError, match="does not exist"):
+        load_pretraining_data(str(tmp_path / "nope.jsonl"), processor)
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"audio": "a.wav"}\nnot json\n')
+    with pytest.raises(ValueError, match="bad.jsonl:2: not valid JSON"):
+        load_pretraining_data(str(bad), processor)
+
+
+def test_sft_loading_and_segments(processor, clips, sft_jsonl):
+    dataset = load_sft_data(sft_jsonl, processor)
+    assert len(dataset) == 2 and all(length > 0 for length in dataset["length"])
+    segments, audios = sft_segments(dataset[1]["messages"], processor)
+    assert len(audios) == 2
+    supervised = [text for text, is_target in segments if is_target]
+    assert supervised == ["The second one is longer.<|im_end|>"]
+    assert segments[0][0].endswith("<|im_start|>assistant\n") and "Audio 2:<audio></audio>" in segments[0][0]
+
+
+@pytest.mark.parametrize(
+    "messages, message",
+    [
+        ([{"role": "user", "content": "hi"}], "no assistant message"),
+        ([{"role": "robot", "content": "hi"}], "role system/user/assistant"),
+        ([{"role": "user", "content": [{"type": "audio"}]}, {"role": "assistant", "content": "x"}], "no 'path'"),
+        ([{"role": "user", "content": [{"type": "video", "path": "v.mp4"}]}, {"role": "assistant", "content": "x"}],
+         "unsupported content item"),
+    ],
+)
+def test_bad_conversations_raise_clear_errors(processor, messages, message):
+    with pytest.raises(ValueError, match="row 0: .*" + message):
+        load_sft_data([{"messages": messages}], processor)
