@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
 import threading
 from importlib import resources
@@ -59,6 +60,9 @@ PRETOKENIZE_PATTERN = (
     r"|\s+(?!\S)"
     r"|\s+"
 )
+
+DEFAULT_MODEL_MAX_LENGTH = 8192
+"""``model_max_length`` of the released Qwen-Audio tokenizer configuration."""
 
 _BACKEND_CACHE: dict[tuple, tuple[dict[str, int], list[tuple[str, str]]]] = {}
 _BACKEND_CACHE_LOCK = threading.Lock()
@@ -222,6 +226,9 @@ class QwenAudioTokenizer(TokenizersBackend):
             kwargs.pop("auto_map")  # the original checkpoint's remote-code pointer; this class replaces it
         kwargs.pop("vocab", None)
         kwargs.pop("merges", None)
+        # the backend already holds every added token (built here or read from tokenizer.json)
+        kwargs.pop("added_tokens_decoder", None)
+        kwargs.setdefault("model_max_length", DEFAULT_MODEL_MAX_LENGTH)
 
         tokenizer_object = kwargs.pop("tokenizer_object", None)
         if tokenizer_object is not None:
@@ -256,7 +263,7 @@ class QwenAudioTokenizer(TokenizersBackend):
             pad_token=pad_token,
             bos_token=bos_token,
             unk_token=unk_token,
-            model_specific_special_tokens=named_tokens,
+            **named_tokens,
             **kwargs,
         )
 
@@ -313,6 +320,21 @@ class QwenAudioTokenizer(TokenizersBackend):
         return b"".join(pieces)
 
     # ---- saving ---------------------------------------------------------------------------------------
+    def save_pretrained(self, save_directory, *args, filename_prefix: str | None = None, **kwargs):
+        """Write ``tokenizer.json`` + ``tokenizer_config.json`` (reloadable with ``AutoTokenizer``)."""
+        saved = super().save_pretrained(save_directory, *args, filename_prefix=filename_prefix, **kwargs)
+        config_name = (filename_prefix + "-" if filename_prefix else "") + "tokenizer_config.json"
+        config_path = os.path.join(os.fspath(save_directory), config_name)
+        if isinstance(saved, tuple) and os.path.isfile(config_path):
+            with open(config_path, encoding="utf-8") as handle:
+                config = json.load(handle)
+            # An (empty) added_tokens_decoder tells from_pretrained that tokenizer.json holds the added tokens,
+            # which spares it a second parse of the 10 MB tokenizer.json.
+            config.setdefault("added_tokens_decoder", {})
+            with open(config_path, "w", encoding="utf-8") as handle:
+                handle.write(json.dumps(config, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+        return saved
+
     def save_vocabulary(self, save_directory: str, filename_prefix: str | None = None) -> tuple[str, ...]:
         """Everything needed is in ``tokenizer.json``; no separate vocabulary file is written."""
         return ()
