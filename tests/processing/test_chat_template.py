@@ -1,8 +1,5 @@
 """Chat template: ChatML rendering of Qwen-Audio-Chat and make_context-style tokenization."""
 
-import json
-from pathlib import Path
-
 import numpy as np
 import pytest
 import soundfile
@@ -12,9 +9,6 @@ from qwen_audio_hf.processing.feature_extraction_qwen_audio import QwenAudioFeat
 from qwen_audio_hf.processing.processing_qwen_audio import QwenAudioProcessor
 from qwen_audio_hf.processing.special_tokens import AUDIO_END, AUDIO_PAD, AUDIO_START, IM_END_ID, IM_START_ID
 from qwen_audio_hf.processing.tokenization_qwen_audio import QwenAudioTokenizer
-
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "original"
-
 
 def tone(seconds, freq=440.0, sampling_rate=16000):
     t = np.arange(int(round(seconds * sampling_rate))) / sampling_rate
@@ -156,6 +150,14 @@ def test_batched_conversations_pad_left(processor, clips):
     assert torch.equal(out["input_ids"][1, -len(single):], single)
 
 
+def test_continue_final_message(processor):
+    messages = [{"role": "user", "content": "Say hi"}, {"role": "assistant", "content": "Hi"}]
+    rendered = processor.apply_chat_template(messages, continue_final_message=True)
+    assert rendered.endswith("<|im_start|>assistant\nHi")
+    with pytest.raises(ValueError, match="cannot both be set"):
+        processor.apply_chat_template(messages, continue_final_message=True, add_generation_prompt=True)
+
+
 def test_bad_content_items(processor):
     with pytest.raises(ValueError, match="Unsupported content item"):
         processor.apply_chat_template([{"role": "user", "content": [{"type": "image", "url": "x.png"}]}])
@@ -168,14 +170,3 @@ def test_template_survives_save_and_load(processor, clips, tmp_path):
     reloaded = QwenAudioProcessor.from_pretrained(tmp_path)
     messages = two_turn_conversation(clips)
     assert reloaded.apply_chat_template(messages, add_generation_prompt=True) == expected_two_turn_text(clips)
-
-
-@pytest.mark.skipif(not (FIXTURES / "chat.json").is_file(), reason="original chat fixture not present")
-def test_matches_original_make_context_fixture(processor, monkeypatch):
-    monkeypatch.chdir(FIXTURES)
-    for case in json.loads((FIXTURES / "chat.json").read_text()):
-        if "messages" not in case or "input_ids" not in case:
-            continue
-        ids = processor.apply_chat_template(case["messages"], add_generation_prompt=True, tokenize=True,
-                                            return_tensors=None)[0]
-        assert ids == case["input_ids"]

@@ -252,3 +252,9 @@ def test_eval_prompts_match_original_ids(processor, monkeypatch):
         out = processor(text=entry["prompt"], return_tensors=None)
         assert out["input_ids"][0] == entry["input_ids"], entry["task"]
         assert processor.feature_extractor.span_lengths(out["feature_attention_mask"]) == entry["audio_span_tokens"]
+
+
+def test_named_audio_token_ids(processor):
+    assert (processor.audio_start_token_id, processor.audio_end_token_id, processor.audio_token_id) == (
+        AUDIO_START_ID, AUDIO_END_ID, AUDIO_PAD_ID)
+    assert processor.model_input_names == ["input_ids", "attention_mask", "input_features", "feature_attention_mask"]

@@ -79,7 +79,10 @@ class QwenAudioProcessor(ProcessorMixin):
         if tokenizer is None:
             raise ValueError("QwenAudioProcessor needs a tokenizer: pass tokenizer=QwenAudioTokenizer(...).")
         super().__init__(feature_extractor, tokenizer, chat_template=chat_template or CHAT_TEMPLATE, **kwargs)
-        self.audio_start_token, self.audio_end_token, self.audio_pad_token = AUDIO_START, AUDIO_END, AUDIO_PAD
+        self.audio_start_token, self.audio_end_token, self.audio_token = AUDIO_START, AUDIO_END, AUDIO_PAD
+        self.audio_start_token_id = tokenizer.convert_tokens_to_ids(AUDIO_START)
+        self.audio_end_token_id = tokenizer.convert_tokens_to_ids(AUDIO_END)
+        self.audio_token_id = tokenizer.convert_tokens_to_ids(AUDIO_PAD)
 
     # ------------------------------------------------------------------ loading
     @classmethod
@@ -286,6 +289,7 @@ class QwenAudioProcessor(ProcessorMixin):
         conversation,
         chat_template: str | None = None,
         add_generation_prompt: bool = False,
+        continue_final_message: bool = False,
         tokenize: bool = False,
         return_dict: bool = False,
         return_tensors: str | None = "pt",
@@ -298,7 +302,15 @@ class QwenAudioProcessor(ProcessorMixin):
 
         Content items: ``{"type": "text", "text": ...}``, ``{"type": "audio", "path"|"url": ...}`` or
         ``{"type": "audio", "audio": array, "sampling_rate": sr}`` (``"audio"`` may also hold a path string).
+        ``continue_final_message=True`` leaves the last message open (no closing ``<|im_end|>``).
         """
+        if kwargs.pop("return_assistant_tokens_mask", False):
+            raise ValueError(
+                "return_assistant_tokens_mask is not supported by QwenAudioProcessor; build training labels with "
+                "qwen_audio_hf.training (its collator masks everything but the assistant replies)."
+            )
+        if continue_final_message and add_generation_prompt:
+            raise ValueError("continue_final_message and add_generation_prompt cannot both be set.")
         conversations, is_batched = _normalize_conversations(conversation)
         prepared, clips, rates = [], [], []
         for messages in conversations:
@@ -310,6 +322,8 @@ class QwenAudioProcessor(ProcessorMixin):
             add_generation_prompt=add_generation_prompt,
             **{**self.tokenizer.special_tokens_map, **kwargs},
         )
+        if continue_final_message:
+            prompts = [prompt.removesuffix("<|im_end|>") for prompt in prompts]
         if not tokenize:
             return prompts if is_batched else prompts[0]
         out = self(
