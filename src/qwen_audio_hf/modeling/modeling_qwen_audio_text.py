@@ -122,6 +122,9 @@ class QwenAudioTextModel(Qwen2Model):
 
     def __init__(self, config: QwenAudioTextConfig):
         super().__init__(config)
+        # <|endoftext|> is both pad and eos: it is a trained token in the original (no padding_idx), so its
+        # embedding must keep receiving gradients.
+        self.embed_tokens.padding_idx = None
         self.rotary_emb = QwenAudioRotaryEmbedding(config=config)
         for layer_idx, layer in enumerate(self.layers):
             layer.self_attn = QwenAudioTextAttention(config, layer_idx)
