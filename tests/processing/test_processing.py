@@ -149,10 +149,10 @@ def test_truncation_keeps_text_only_cuts(processor):
 
 def test_truncation_never_cuts_an_audio_span(processor):
     text = "intro words " * 5 + "<audio></audio>" + " tail"
-    with pytest.raises(ValueError, match=r"sample 1 .*cut its audio span.*max_length >= \d+"):
-        processor(text=["short", text], audio=tone(3.0), sampling_rate=16000, truncation=True, max_length=40)
     ids = processor(text=text, audio=tone(3.0), sampling_rate=16000, return_tensors=None)["input_ids"][0]
     needed = ids.index(AUDIO_END_ID) + 1
+    with pytest.raises(ValueError, match=rf"sample 1 .*cut its audio span.*max_length >= {needed} "):
+        processor(text=["short", text], audio=tone(3.0), sampling_rate=16000, truncation=True, max_length=40)
     ok = processor(text=text, audio=tone(3.0), sampling_rate=16000, truncation=True, max_length=needed,
                    return_tensors=None)["input_ids"][0]
     assert ok == ids[:needed]
@@ -252,6 +252,22 @@ def test_eval_prompts_match_original_ids(processor, monkeypatch):
         out = processor(text=entry["prompt"], return_tensors=None)
         assert out["input_ids"][0] == entry["input_ids"], entry["task"]
         assert processor.feature_extractor.span_lengths(out["feature_attention_mask"]) == entry["audio_span_tokens"]
+
+
+def test_left_truncation_guard(processor):
+    processor.tokenizer.truncation_side = "left"
+    try:
+        text = "<audio></audio>" + " word" * 30
+        ids = processor(text=text, audio=tone(1.0), sampling_rate=16000, return_tensors=None)["input_ids"][0]
+        with pytest.raises(ValueError, match=rf"left side.*max_length >= {len(ids)} "):
+            processor(text=text, audio=tone(1.0), sampling_rate=16000, truncation=True, max_length=len(ids) - 1)
+        text = "word " * 30 + "<audio></audio>"
+        ids = processor(text=text, audio=tone(1.0), sampling_rate=16000, return_tensors=None)["input_ids"][0]
+        cut = processor(text=text, audio=tone(1.0), sampling_rate=16000, truncation=True, max_length=40,
+                        return_tensors=None)["input_ids"][0]
+        assert cut == ids[-40:]
+    finally:
+        processor.tokenizer.truncation_side = "right"
 
 
 def test_named_audio_token_ids(processor):

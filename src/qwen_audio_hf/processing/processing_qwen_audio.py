@@ -253,12 +253,12 @@ class QwenAudioProcessor(ProcessorMixin):
             ends = [i for i, token in enumerate(row) if token == end_id]
             for span_start, span_end in zip(starts, ends):
                 if span_start not in kept or span_end not in kept:
-                    needed = len(row) - (span_start if side == "left" else 0)
-                    needed = max(needed, span_end + 1) if side == "right" else needed
+                    needed = len(row) - min(starts) if side == "left" else max(ends) + 1
                     raise ValueError(
                         f"Truncating sample {index} ({len(row)} tokens) to max_length={max_length} "
                         f"({side} side) would cut its audio span at tokens {span_start}..{span_end}. Use "
-                        f"max_length >= {needed}, shorten the text, or pass truncation=False."
+                        f"max_length >= {needed} to keep every audio span, shorten the text, or pass "
+                        "truncation=False."
                     )
             truncated.append([row[i] for i in kept])
         return truncated
