@@ -99,7 +99,8 @@ def test_exactly_30_seconds_does_not_warn():
         (np.zeros(1600, dtype=np.int64), 16000, TypeError, "int16"),
         (np.zeros(1600, dtype=np.complex64), 16000, TypeError, "unsupported sample dtype"),
         (np.zeros(100), 16000, ValueError, "too short"),
-        ({"array": [0.0]}, 16000, TypeError, "numpy array"),
+        ({"samples": [0.0]}, 16000, ValueError, "has no 'array'"),
+        (object(), 16000, TypeError, "numpy array"),
     ],
 )
 def test_bad_arrays_raise_clear_errors(array, sampling_rate, error, message):
@@ -146,3 +147,13 @@ def test_prepare_waveform_does_not_modify_input():
     before = clip.copy()
     prepare_waveform(clip, 16000)
     np.testing.assert_array_equal(clip, before)
+
+
+def test_datasets_style_dicts(tmp_path):
+    clip = sine(440, 1.0, 22050)
+    expected = load_audio(clip, sampling_rate=22050)
+    np.testing.assert_array_equal(load_audio({"array": clip, "sampling_rate": 22050}), expected)
+    path = tmp_path / "clip.wav"
+    soundfile.write(path, clip, 22050, subtype="FLOAT")
+    np.testing.assert_array_equal(load_audio({"path": str(path), "bytes": None}), expected)
+    np.testing.assert_array_equal(load_audio({"path": None, "bytes": path.read_bytes()}), expected)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import os
 import warnings
+from collections.abc import Mapping
 from numbers import Integral
 from typing import Any
 
@@ -214,11 +215,23 @@ def load_audio(
     target_sampling_rate: int = TARGET_SAMPLING_RATE,
     max_samples: int | None = MAX_AUDIO_SAMPLES,
 ) -> np.ndarray:
-    """Load one clip (path, URL, encoded bytes, or array) as mono float32 at 16 kHz, at most 30 s long.
+    """Load one clip (path, URL, encoded bytes, array, or a ``datasets`` audio dict) as mono float32 at 16 kHz.
 
-    ``sampling_rate`` is required for arrays and ignored for files (their header gives the rate).
-    URLs are only fetched when ``allow_urls=True``.
+    ``sampling_rate`` is required for arrays and ignored for files (their header gives the rate). A dict with
+    ``array`` + ``sampling_rate`` (decoded ``datasets.Audio``) or ``bytes`` / ``path`` (``Audio(decode=False)``)
+    is accepted too. URLs are only fetched when ``allow_urls=True``. Clips over 30 s are cut with a warning.
     """
+    if isinstance(audio, Mapping):
+        if audio.get("array") is not None:
+            audio, sampling_rate = audio["array"], audio.get("sampling_rate", sampling_rate)
+        elif audio.get("bytes"):
+            audio = audio["bytes"]
+        elif audio.get("path"):
+            audio = audio["path"]
+        else:
+            raise ValueError(
+                f"Audio dict with keys {sorted(audio)} has no 'array' (+ 'sampling_rate'), 'bytes' or 'path'."
+            )
     if isinstance(audio, (str, os.PathLike, bytes, bytearray)):
         if is_url(audio):
             if not allow_urls:
