@@ -231,19 +231,19 @@ def pretrain(
     seed: int = 42,
     resume_from_checkpoint: str | bool | None = None,
     callbacks: Sequence[Any] = (),
-    freeze_language_model: bool = True,
+    trainable_modules: Sequence[str] | None = None,
     data_collator: Any = None,
     **training_kwargs: Any,
 ) -> TrainingResult:
-    """Multitask pretraining: audio encoder + projector trained, language model frozen (as in the paper;
-    ``freeze_language_model=False`` trains it too, e.g. for a randomly initialised LM).
-    ``data_collator`` replaces the default :class:`QwenAudioDataCollator`."""
+    """Multitask pretraining: audio encoder + projector trained, language model frozen (as in the paper).
+    ``trainable_modules`` (submodule names) overrides what trains, e.g. to include the layers of a randomly
+    initialised language model; ``data_collator`` replaces the default :class:`QwenAudioDataCollator`."""
     train_dataset = _prepare(train_data, processor, load_pretraining_data, max_length)
     eval_dataset = _prepare(eval_data, processor, load_pretraining_data, max_length)
-    if freeze_language_model:
+    if trainable_modules is None:
         freeze_for_pretraining(model)
     else:
-        set_trainable(model, AUDIO_MODULES + LANGUAGE_MODULES)
+        set_trainable(model, tuple(trainable_modules))
     args = training_arguments(
         output_dir, learning_rate=learning_rate, num_train_epochs=num_train_epochs, max_steps=max_steps,
         per_device_train_batch_size=per_device_train_batch_size,
