@@ -158,8 +158,10 @@ def training_arguments(output_dir: str, **kwargs: Any) -> TrainingArguments:
     )
     if checkpointing:
         settings["activation_checkpointing_kwargs"] = {"use_reentrant": False}
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available():
-        settings.update(use_cpu=True, ddp_backend="gloo")
+    if not torch.cuda.is_available():
+        settings["dataloader_pin_memory"] = False
+        if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+            settings.update(use_cpu=True, ddp_backend="gloo")
     settings.update({key: value for key, value in kwargs.items() if value is not None})
     return TrainingArguments(**settings)
 
