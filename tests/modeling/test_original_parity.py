@@ -20,7 +20,7 @@ from qwen_audio_hf.processing import QwenAudioProcessor
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "original"
 CHECKPOINTS = ("tiny", "tiny_short_seq")
-CASES = ("single_audio", "two_audio", "chat", "over_30s")
+CASES = ("single_audio", "two_audio", "chat", "over_30s", "ntk_boundary")
 LOGITS_ATOL = 2e-4
 
 
