@@ -5,9 +5,11 @@ multitask pretraining on tagged prompts -> LoRA SFT on chat conversations -> sav
 reload through AutoModelForCausalLM / AutoProcessor -> held-out accuracy per task, for the real audio and for
 the same model with its audio features zeroed -> DIR/metrics.json and a few sample generations.
 
-Deviation from the paper, on purpose: the demo's language model starts random, so its pretraining stage trains
-the language model too (the `pretrain` recipe freezes it by default, as in the paper). Everything else goes
-through the package's own recipes, collator, processor, export and Auto classes.
+Deviations from the paper, on purpose: the demo's language model starts random, so its pretraining stage trains
+the language model's layers too (the `pretrain` recipe freezes the whole LM by default, as in the paper). The
+155947-row token embedding (tied with the LM head) stays at its random initialisation throughout: updating it
+would cost more CPU time than the rest of the model together. Everything else goes through the package's own
+recipes, collator, processor, export and Auto classes.
 """
 
 from __future__ import annotations
@@ -32,6 +34,10 @@ CHAT_QUESTIONS = {
     "noise_colour": "What colour is this noise?",
 }
 BEEP_QUESTION = "How many beeps are there?"
+EMBEDDING_STD = 0.12
+PRETRAIN_MODULES = ("model.audio_tower", "model.multi_modal_projector", "model.language_model.layers",
+                    "model.language_model.norm")
+"""Trained in the demo's pretraining: everything but the (tied) token embedding."""
 GROUNDING_PHRASE = "noise burst"
 
 
@@ -72,7 +78,10 @@ def build_tiny_model(settings: DemoSettings):
         tie_word_embeddings=True,  # halves the 155947 x hidden tables that dominate a tiny model
     )
     torch.manual_seed(settings.seed)
-    return QwenAudioForConditionalGeneration(config)
+    model = QwenAudioForConditionalGeneration(config)
+    with torch.no_grad():  # fixed random token vectors, spread enough for a confident tied LM head
+        model.get_input_embeddings().weight.normal_(0.0, EMBEDDING_STD)
+    return model
 
 
 def build_processor():
@@ -161,22 +170,26 @@ def sft_rows(examples: Sequence[Dict]) -> List[Dict]:
 
 # ------------------------------------------------------------------------------------------------ training
 class SupervisedWindowCollator:
-    """Wrap the package collator: keep labels only over the last K positions that contain supervised tokens
-    and ask the model for logits there only (``logits_to_keep=K``). The loss is unchanged; the 155947-way LM head
-    then runs on a few positions per row instead of all of them, which is most of a tiny model's cost."""
+    """Wrap the package collator: move each row's padding to the left (positions come from the attention mask),
+    keep the labels of the last K positions only, the ones that hold supervised tokens, and ask the model for
+    logits there only (``logits_to_keep=K``). The loss is unchanged; the 155947-way LM head then runs on a few
+    positions per row instead of all of them, which is most of a tiny model's cost."""
 
     def __init__(self, collator):
         self.collator = collator
 
     def __call__(self, rows):
         batch = self.collator(rows)
+        lengths = batch["attention_mask"].sum(1)
+        width = batch["input_ids"].shape[1]
+        for key in ("input_ids", "attention_mask", "labels"):
+            batch[key] = torch.stack([row.roll(int(width - n)) for row, n in zip(batch[key], lengths)])
         labels = batch["labels"]
         supervised = (labels != -100).any(0).nonzero()
         if supervised.numel() == 0:
             return batch
-        # Logit at position p predicts label p+1, so the window starts one before the first supervised label.
-        keep = labels.shape[1] - int(supervised[0]) + 1
-        keep = min(keep, labels.shape[1])
+        # The logit at position p predicts label p+1: the window starts one before the first supervised label.
+        keep = min(width - int(supervised[0]) + 1, width)
         batch["labels"] = labels[:, -keep:]
         batch["logits_to_keep"] = keep
         return batch
@@ -200,7 +213,7 @@ def pretrain_stage(model, processor, examples, output_dir, settings: DemoSetting
     from . import recipes
 
     def pretrain_everything(model, processor, rows, output_dir, **kwargs):
-        return recipes.pretrain(model, processor, rows, output_dir, freeze_language_model=False, **kwargs)
+        return recipes.pretrain(model, processor, rows, output_dir, trainable_modules=PRETRAIN_MODULES, **kwargs)
 
     return _train_stage(pretrain_everything, model, processor, pretraining_rows(examples), output_dir,
                         settings.pretrain_steps, settings.pretrain_learning_rate, settings)
