@@ -68,8 +68,10 @@ class QwenAudioPreTrainedModel(PreTrainedModel):
             from .original_checkpoint import original_layout_loading
         except ImportError:  # exported without the loader (e.g. as Hub remote code): native layout only
             return super().from_pretrained(pretrained_model_name_or_path, *model_args, **kwargs)
-        with original_layout_loading(pretrained_model_name_or_path, kwargs) as kwargs:
-            return super().from_pretrained(pretrained_model_name_or_path, *model_args, **kwargs)
+        with original_layout_loading(pretrained_model_name_or_path, kwargs) as (kwargs, adapt_loaded_model):
+            loaded = super().from_pretrained(pretrained_model_name_or_path, *model_args, **kwargs)
+        adapt_loaded_model(loaded[0] if isinstance(loaded, tuple) else loaded)
+        return loaded
 
     @classmethod
     def _load_pretrained_model(cls, model, state_dict, checkpoint_files, load_config, expected_keys=None):

@@ -149,12 +149,14 @@ def read_raw_config_dict(pretrained_model_name_or_path, kwargs: dict[str, Any]) 
 
 @contextlib.contextmanager
 def original_layout_loading(pretrained_model_name_or_path, kwargs: dict[str, Any]):
-    """Around `from_pretrained`: if the checkpoint is original, supply the translated config and flag the load."""
+    """Around `from_pretrained`: if the checkpoint is original, supply the translated config and flag the load.
+
+    Yields (kwargs for from_pretrained, function to call on the loaded model)."""
     config_dict = None
     if pretrained_model_name_or_path is not None and kwargs.get("gguf_file") is None:
         config_dict = read_raw_config_dict(pretrained_model_name_or_path, kwargs)
     if config_dict is None or not is_original_config(config_dict):
-        yield kwargs
+        yield kwargs, lambda model: None
         return
     kwargs = dict(kwargs)
     if kwargs.get("config") is None:
@@ -164,9 +166,29 @@ def original_layout_loading(pretrained_model_name_or_path, kwargs: dict[str, Any
         kwargs["config"].name_or_path = str(pretrained_model_name_or_path)
     token = _LOADING_ORIGINAL_LAYOUT.set(True)
     try:
-        yield kwargs
+        yield kwargs, adapt_original_generation_config
     finally:
         _LOADING_ORIGINAL_LAYOUT.reset(token)
+
+
+CHAT_STOP_TOKEN_IDS = [151645, 151644, 151643]  # <|im_end|>, <|im_start|>, <|endoftext|>
+_ORIGINAL_ONLY_GENERATION_KEYS = ("chat_format", "stop_words_ids", "max_window_size")
+
+
+def adapt_original_generation_config(model) -> None:
+    """Express the original generation_config.json in native terms.
+
+    The original stopped ChatML generation on <|im_end|>/<|im_start|> through its own `stop_words_ids` logic,
+    which transformers does not read; here those become eos ids. Original-only keys are dropped.
+    """
+    generation_config = getattr(model, "generation_config", None)
+    if generation_config is None:
+        return
+    if getattr(generation_config, "chat_format", None) == "chatml":
+        generation_config.eos_token_id = list(CHAT_STOP_TOKEN_IDS)
+    for key in _ORIGINAL_ONLY_GENERATION_KEYS:
+        if hasattr(generation_config, key):
+            delattr(generation_config, key)
 
 
 @contextlib.contextmanager
