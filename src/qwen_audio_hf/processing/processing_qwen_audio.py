@@ -307,7 +307,7 @@ class QwenAudioProcessor(ProcessorMixin):
         if kwargs.pop("return_assistant_tokens_mask", False):
             raise ValueError(
                 "return_assistant_tokens_mask is not supported by QwenAudioProcessor; build training labels with "
-                "qwen_audio_hf.training (its collator masks everything but the assistant replies)."
+                "the training collator of the qwen-audio-hf package (it masks everything but the assistant replies)."
             )
         if continue_final_message and add_generation_prompt:
             raise ValueError("continue_final_message and add_generation_prompt cannot both be set.")
