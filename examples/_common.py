@@ -29,6 +29,8 @@ def add_common_arguments(parser: argparse.ArgumentParser, *, default_lr: float) 
     parser.add_argument("--gradient-checkpointing", action="store_true")
     parser.add_argument("--no-group-by-length", action="store_true", help="random order instead of length groups")
     parser.add_argument("--sequential", action="store_true", help="data in file order (reproducible runs)")
+    parser.add_argument("--fsdp-config", help="FSDP: path to a TrainingArguments fsdp_config JSON (see docs/TRAINING.md)")
+    parser.add_argument("--deepspeed", help="DeepSpeed: path to a DeepSpeed JSON config (ZeRO-2/3)")
     parser.add_argument("--resume", nargs="?", const=True, default=None,
                         help="resume from the latest checkpoint in --output-dir, or from the given checkpoint")
 
@@ -59,6 +61,10 @@ def training_kwargs(args: argparse.Namespace) -> dict:
     )
     if args.sequential:
         kwargs["train_sampling_strategy"] = "sequential"
+    if args.fsdp_config:
+        kwargs.update(fsdp=True, fsdp_config=args.fsdp_config)
+    if args.deepspeed:
+        kwargs["deepspeed"] = args.deepspeed
     return kwargs
 
 
