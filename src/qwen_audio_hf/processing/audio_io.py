@@ -183,12 +183,14 @@ def decode_audio_file(source: str | os.PathLike | bytes, name: str | None = None
         try:
             return _decode_with_soundfile(io.BytesIO(bytes(source)))
         except Exception as error:
-            raise ValueError(f"Could not decode {label}: {str(error).rstrip('.')}. Supported: wav, flac, ogg, mp3.") from error
+            reason = str(error).rstrip(".")
+            raise ValueError(f"Could not decode {label}: {reason}. Supported: wav, flac, ogg, mp3.") from error
     path = os.fspath(source)
     label = name or f"audio file {path!r}"
     if not os.path.exists(path):
-        raise FileNotFoundError(f"{label} does not exist; check the path (relative paths are resolved from "
-                                f"{os.getcwd()!r}).")
+        raise FileNotFoundError(
+            f"{label} does not exist; check the path (relative paths are resolved from {os.getcwd()!r})."
+        )
     if os.path.isdir(path):
         raise ValueError(f"{label} is a directory, not an audio file.")
     try:
@@ -200,8 +202,9 @@ def decode_audio_file(source: str | os.PathLike | bytes, name: str | None = None
                 raise ValueError("no samples decoded")
             return data, sampling_rate
         except Exception:
+            reason = str(soundfile_error).rstrip(".")
             raise ValueError(
-                f"Could not decode {label}: {str(soundfile_error).rstrip('.')}. The file is corrupt or in an unsupported format "
+                f"Could not decode {label}: {reason}. The file is corrupt or in an unsupported format "
                 "(supported: wav, flac, ogg, mp3 via soundfile; other formats need ffmpeg for librosa)."
             ) from soundfile_error
 

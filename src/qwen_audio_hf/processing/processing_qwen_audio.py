@@ -9,7 +9,6 @@ which reproduces the original ``make_context`` (it encodes role and content sepa
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from typing import Any
