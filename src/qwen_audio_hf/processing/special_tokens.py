@@ -168,7 +168,7 @@ def special_token_id(token: str) -> int:
     try:
         return SPECIAL_TOKEN_IDS[token]
     except KeyError:
-        raise KeyError(f"{token!r} is not a Qwen-Audio special token; see qwen_audio_hf.processing.special_tokens") from None
+        raise KeyError(f"{token!r} is not a Qwen-Audio special token (see SPECIAL_TOKENS)") from None
 
 
 def timestamp_token(seconds: float) -> str:
