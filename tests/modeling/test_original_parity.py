@@ -25,14 +25,20 @@ LOGITS_ATOL = 2e-4
 
 
 def materialize_checkpoint(name: str, root: Path) -> Path:
-    """Assemble an original-layout checkpoint folder (config, tokenizer files, decompressed safetensors)."""
+    """Assemble an original-layout checkpoint folder (config, tokenizer files, decompressed safetensors).
+
+    Both checkpoints share tiny's weights: they are decompressed once under ``root`` and linked.
+    """
+    weights = root / "model.safetensors"
+    if not weights.exists():
+        with lzma.open(FIXTURES / "tiny" / "model.safetensors.xz") as compressed, open(weights, "wb") as out:
+            shutil.copyfileobj(compressed, out)
     target = root / name
     target.mkdir()
     for source in (FIXTURES / "tiny").iterdir():
         if source.suffix != ".xz":
             shutil.copy(source, target / source.name)
-    with lzma.open(FIXTURES / "tiny" / "model.safetensors.xz") as compressed, open(target / "model.safetensors", "wb") as out:
-        shutil.copyfileobj(compressed, out)
+    (target / "model.safetensors").symlink_to(weights)
     shutil.copy(FIXTURES / name / "config.json", target / "config.json")
     return target
 
