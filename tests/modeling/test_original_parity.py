@@ -118,3 +118,27 @@ def test_audio_encoder_batch_with_padded_frames_matches_original(loaded):
         assert batched[i].shape == (span, 64)
         torch.testing.assert_close(batched[i], torch.from_numpy(ref[f"encoder_batch__output_{i}"]), atol=1e-4, rtol=0)
         torch.testing.assert_close(alone[i], torch.from_numpy(ref[f"encoder_alone__output_{i}"]), atol=1e-4, rtol=0)
+
+
+def test_left_padded_batch_reproduces_original_single_sample_outputs(loaded):
+    """Rows of a left-padded batch must match the original's unpadded single-sample outputs (seq_length 32:
+    per-row NTK alpha from the real length (15 and 7 here), log-n and rope positions from the attention mask).
+
+    Both prompts' longest clip is the 3 s one, so batching the audio encoder changes nothing: in the original a
+    shorter clip's conv stem sees the mel frames past its end up to the batch's longest clip.
+    """
+    model, processor, ref, meta = loaded("tiny_short_seq")
+    cases = ("chat", "single_audio")
+    batch = processor(text=[absolute_paths(meta["cases"][c]["prompt"]) for c in cases], padding=True,
+                      padding_side="left", return_tensors="pt")
+    subset = torch.from_numpy(ref["vocab_subset"])
+    with torch.no_grad():
+        logits = model(**batch).logits
+        out = model.generate(**batch, do_sample=False, max_new_tokens=12)
+    width = batch["input_ids"].shape[1]
+    for row, case in enumerate(cases):
+        length = len(ref[f"{case}__input_ids"])
+        assert batch["input_ids"][row, width - length :].tolist() == ref[f"{case}__input_ids"].tolist()
+        torch.testing.assert_close(logits[row, width - length :][:, subset], torch.from_numpy(ref[f"{case}__logits_subset"]),
+                                   atol=LOGITS_ATOL, rtol=0)
+        assert out[row, width:].tolist() == ref[f"{case}__generated"].tolist()
