@@ -92,6 +92,16 @@ def generate_responses(
     return responses
 
 
+def _wants_cpu(device: str | None) -> bool:
+    """Run on CPU (also for several processes, which accelerate only shards on CPU when told so)."""
+    import torch
+
+    if device is not None:
+        return str(device).startswith("cpu")
+    xpu = getattr(torch, "xpu", None)
+    return not (torch.cuda.is_available() or (xpu is not None and xpu.is_available()))
+
+
 def _shard(count: int, state) -> range:
     """This process's contiguous share of ``count`` items (earlier ranks take one more when uneven)."""
     size, extra = divmod(count, state.num_processes)
@@ -164,7 +174,7 @@ def evaluate(
     for record in records[:1]:
         protocol.prompt(record)  # fail early on a bad prompt field (e.g. an unknown language pair)
 
-    state = PartialState()
+    state = PartialState(cpu=_wants_cpu(device))
     if device is not None or not getattr(model, "hf_device_map", None):
         model = model.to(device if device is not None and state.num_processes == 1 else state.device)
     model.eval()
