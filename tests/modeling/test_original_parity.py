@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import torch
 
+from qwen_audio_hf.cli import main as cli_main
 from qwen_audio_hf.modeling import QwenAudioForConditionalGeneration
 from qwen_audio_hf.processing import QwenAudioProcessor
 
@@ -142,3 +143,25 @@ def test_left_padded_batch_reproduces_original_single_sample_outputs(loaded):
         torch.testing.assert_close(logits[row, width - length :][:, subset], torch.from_numpy(ref[f"{case}__logits_subset"]),
                                    atol=LOGITS_ATOL, rtol=0)
         assert out[row, width:].tolist() == ref[f"{case}__generated"].tolist()
+
+
+def test_converted_native_checkpoint_keeps_original_outputs(loaded, tmp_path):
+    """`qwen-audio-hf convert` output (native layout + processor files) reproduces the original's numbers."""
+    _, _, ref, meta = loaded("tiny_short_seq")
+    source = tmp_path / "src"
+    source.mkdir()
+    source = materialize_checkpoint("tiny_short_seq", source)
+    assert cli_main(["convert", str(source), str(tmp_path / "native")]) == 0
+    native_config = json.loads((tmp_path / "native" / "config.json").read_text())
+    assert native_config["model_type"] == "qwen_audio"
+    model = QwenAudioForConditionalGeneration.from_pretrained(str(tmp_path / "native"), dtype=torch.float32).eval()
+    processor = QwenAudioProcessor.from_pretrained(str(tmp_path / "native"))
+    case = "ntk_boundary"
+    batch = run_processor(processor, meta["cases"][case]["prompt"])
+    assert batch["input_ids"][0].tolist() == ref[f"{case}__input_ids"].tolist()
+    with torch.no_grad():
+        logits = model(**batch).logits[0]
+        generated = model.generate(**batch, do_sample=False, max_new_tokens=12)[0, batch["input_ids"].shape[1]:]
+    subset = torch.from_numpy(ref["vocab_subset"])
+    torch.testing.assert_close(logits[:, subset], torch.from_numpy(ref[f"{case}__logits_subset"]), atol=LOGITS_ATOL, rtol=0)
+    assert generated.tolist() == ref[f"{case}__generated"].tolist()
