@@ -63,6 +63,16 @@ def test_corpus_decode_matches_original(processor):
     assert not mismatches, f"{len(mismatches)} decodes differ, first: {mismatches[:3]}"
 
 
+def test_single_token_decode_matches_original(processor):
+    """Decoding one id at a time (streaming): partial UTF-8 byte tokens give U+FFFD like the original."""
+    mismatches = []
+    for entry in CORPUS["corpus"]:
+        pieces = [processor.tokenizer.decode([token_id]) for token_id in entry["ids"]]
+        if pieces != entry["decoded_each"]:
+            mismatches.append((entry["text"], pieces, entry["decoded_each"]))
+    assert not mismatches, f"{len(mismatches)} strings decode differently piece by piece, first: {mismatches[:2]}"
+
+
 @pytest.mark.parametrize("reference", CORPUS["eval_prompts"], ids=lambda r: r["task"])
 def test_eval_prompt_ids_and_spans_match_original(processor, reference):
     with warnings.catch_warnings():
