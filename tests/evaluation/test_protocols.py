@@ -102,3 +102,13 @@ def test_predictions_reader_accepts_the_original_results_list(tmp_path):
     path.write_text(json.dumps([{"gt": "joy", "source": "meld"}]))
     with pytest.raises(ValueError, match="lacks field"):
         load_predictions(path)
+
+
+def test_dataset_dict_needs_a_split(tmp_path):
+    datasets = pytest.importorskip("datasets")
+    rows = {"audio": ["a.wav"], "gt": ["x"], "source": ["s"]}
+    dataset_dict = datasets.DatasetDict({"test": datasets.Dataset.from_dict(rows)})
+    with pytest.raises(ValueError, match=r"pass split= one of \['test'\]"):
+        load_records(dataset_dict)
+    dataset_dict.save_to_disk(tmp_path / "saved")
+    assert load_records(tmp_path / "saved", split="test") == [{"audio": "a.wav", "gt": "x", "source": "s"}]

@@ -85,3 +85,18 @@ def binary_answer_accuracy(references: Sequence[str], hypotheses: Sequence[str])
     if not keep:
         return None
     return accuracy([references[i] for i in keep], [hypotheses[i] for i in keep])
+
+
+__all__ = [
+    "accuracy",
+    "average_shift",
+    "binary_answer_accuracy",
+    "bleu_tokenizer",
+    "caption_scores",
+    "corpus_bleu",
+    "error_rate_counts",
+    "note_analysis_scores",
+    "parse_note_fields",
+    "spice_available",
+    "word_error_rate",
+]
