@@ -37,7 +37,7 @@ def _snapshot(model):
 
 
 def _changed(before, model):
-    return {name for name, param in model.named_parameters() if not torch.equal(before[name], param.detach())}
+    return {name for name, param in model.named_parameters() if not torch.equal(before[name], param.detach().cpu())}
 
 
 @pytest.fixture(scope="module")
@@ -116,7 +116,7 @@ def test_pretrain_trains_audio_side_writes_curve_and_resumes(processor, pretrain
     assert list(resumed_losses) == [1, 2]  # step 1 comes from the checkpoint's trainer state
     assert resumed_losses[2] == pytest.approx(losses[1], rel=1e-5)
     for name, param in resumed.model.named_parameters():
-        assert torch.allclose(param, result.model.get_parameter(name), atol=1e-6), name
+        assert torch.allclose(param, result.model.get_parameter(name).to(param.device), atol=1e-6), name
 
 
 def test_sft_lora_merge_and_export(processor, sft_data, tmp_path):
@@ -129,6 +129,7 @@ def test_sft_lora_merge_and_export(processor, sft_data, tmp_path):
 
     batch = QwenAudioDataCollator(processor)([sft_data[0]])
     batch.pop("labels")
+    peft_model.cpu()
     peft_model.eval()
     with torch.no_grad():
         adapted_logits = peft_model(**batch).logits
