@@ -20,6 +20,8 @@ _DTYPES = ("auto", "float32", "bfloat16", "float16")
 
 
 def add_cli_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = __doc__.split("Examples::", 1)[1].rstrip() + "\n\nProtocols and their scoring: docs/EVALUATION.md"
     tasks = [*PROTOCOLS, *(k for k in FAMILY_DEFAULTS if k not in PROTOCOLS)]
     parser.add_argument("--task", required=True, choices=tasks, metavar="TASK",
                         help=f"protocol ({', '.join(PROTOCOLS)}) or family ({', '.join(FAMILY_DEFAULTS)})")
