@@ -76,6 +76,7 @@ def test_span_written_is_bos_audio_eos(model):
                             + (torch.arange(3000) < 400).long()), "span in input_ids has 77"),
         (lambda x: x.update(input_ids=x["input_ids"].masked_fill(x["input_ids"] == 155164, 5)), "end tokens"),
         (lambda x: x.pop("input_features"), "no input_features"),
+        (lambda x: x.update(inputs_embeds=torch.zeros(1, x.pop("input_ids").shape[1], 64)), "need input_ids"),
     ],
 )
 def test_span_mismatches_raise_value_errors(model, mutate, message):

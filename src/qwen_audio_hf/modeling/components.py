@@ -47,16 +47,18 @@ def _encoder_from_openai_checkpoint(path: str) -> Tuple[QwenAudioEncoderConfig, 
     if not isinstance(checkpoint, dict) or "dims" not in checkpoint or "model_state_dict" not in checkpoint:
         raise ValueError(f"{path} is not an openai-whisper checkpoint (expected a dict with 'dims' and 'model_state_dict').")
     dims = checkpoint["dims"]
+    weights = checkpoint["model_state_dict"]
+    ffn_weight = weights.get("encoder.blocks.0.mlp.0.weight")
     config = QwenAudioEncoderConfig(
         num_mel_bins=dims["n_mels"],
         max_source_positions=dims["n_audio_ctx"],
         d_model=dims["n_audio_state"],
         encoder_attention_heads=dims["n_audio_head"],
         encoder_layers=dims["n_audio_layer"],
-        encoder_ffn_dim=4 * dims["n_audio_state"],
+        encoder_ffn_dim=ffn_weight.shape[0] if ffn_weight is not None else 4 * dims["n_audio_state"],
     )
     state = {}
-    for key, value in checkpoint["model_state_dict"].items():
+    for key, value in weights.items():
         if not key.startswith("encoder."):
             continue
         key = key[len("encoder."):]
@@ -225,11 +227,15 @@ def _qwen_audio_tokenizer(language_model: Any):
 
 
 def extend_tokenizer(tokenizer):
-    """Add the audio special tokens (in their canonical order) to `tokenizer`; returns (tokenizer, known_size)."""
+    """Add the ChatML and audio special tokens (canonical order) that `tokenizer` lacks.
+
+    Returns (tokenizer, known_rows): the ids below known_rows are the tokenizer's own vocabulary, whose embedding
+    rows a pretrained language model has learnt; the audio specials (new or already present) lie at or above it."""
     from ..processing.special_tokens import AUDIO_END, AUDIO_PAD, AUDIO_SPECIAL_TOKENS, AUDIO_START, IM_END, IM_START
 
-    known = len(tokenizer)
     vocab = tokenizer.get_vocab()
+    present_audio_ids = [vocab[token] for token in AUDIO_SPECIAL_TOKENS if token in vocab]
+    known = min([len(tokenizer), *present_audio_ids])
     missing = [token for token in (IM_START, IM_END, *AUDIO_SPECIAL_TOKENS) if token not in vocab]
     if missing:
         tokenizer.add_special_tokens({"additional_special_tokens": missing}, replace_extra_special_tokens=False)
@@ -241,6 +247,13 @@ def extend_tokenizer(tokenizer):
         if not hasattr(tokenizer, name):
             setattr(tokenizer, name, token)
     return tokenizer, known
+
+
+def _has_qwen_audio_ids(tokenizer) -> bool:
+    """True for the Qwen-Audio vocabulary itself (then the model keeps the release's 155947 rows)."""
+    from ..processing.special_tokens import AUDIO_END, AUDIO_END_ID, VOCAB_SIZE
+
+    return len(tokenizer) == VOCAB_SIZE and tokenizer.convert_tokens_to_ids(AUDIO_END) == AUDIO_END_ID
 
 
 def initialise_new_rows(weight: torch.Tensor, known_rows: int, generator: torch.Generator) -> None:
@@ -261,6 +274,17 @@ def _resized(weight: torch.Tensor, rows: int) -> torch.Tensor:
 
 
 # ------------------------------------------------------------------------------------------- assembly
+def _load_part(module: torch.nn.Module, state: Dict[str, torch.Tensor], what: str, ignore: str) -> None:
+    """Load `state` into `module`; any missing/unexpected/misshaped tensor raises one clear ValueError."""
+    try:
+        missing, unexpected = module.load_state_dict(state, strict=False)
+    except RuntimeError as error:
+        raise ValueError(f"{what} do not fit the {type(module).__name__}: {error}") from error
+    missing = [key for key in missing if ignore not in key]
+    if missing or unexpected:
+        raise ValueError(f"{what} do not fit the {type(module).__name__}: missing {missing}, unexpected {unexpected}.")
+
+
 def build_from_components(
     cls,
     audio_encoder: Any,
@@ -275,7 +299,7 @@ def build_from_components(
     """Build `cls` (QwenAudioForConditionalGeneration) from a Whisper encoder and a causal LM; see module doc."""
     from ..processing.feature_extraction_qwen_audio import QwenAudioFeatureExtractor
     from ..processing.processing_qwen_audio import QwenAudioProcessor
-    from ..processing.special_tokens import AUDIO_END, AUDIO_PAD, AUDIO_START, CONTROL_TOKENS, NUM_BPE_RANKS
+    from ..processing.special_tokens import AUDIO_END, AUDIO_PAD, AUDIO_START
 
     audio_config, encoder_state = load_audio_encoder(audio_encoder)
     text_config, decoder_state, lm_head, lm_tokenizer = load_language_model(language_model)
@@ -285,11 +309,8 @@ def build_from_components(
         tokenizer = lm_tokenizer
     if tokenizer is None:
         tokenizer = _qwen_audio_tokenizer(language_model)
-        known_rows = NUM_BPE_RANKS + len(CONTROL_TOKENS)
-        minimum_vocab = QWEN_AUDIO_VOCAB_SIZE
-    else:
-        tokenizer, known_rows = extend_tokenizer(tokenizer)
-        minimum_vocab = len(tokenizer)
+    tokenizer, known_rows = extend_tokenizer(tokenizer)
+    minimum_vocab = QWEN_AUDIO_VOCAB_SIZE if _has_qwen_audio_ids(tokenizer) else len(tokenizer)
     old_vocab = decoder_state["embed_tokens.weight"].shape[0]
     known_rows = min(known_rows, old_vocab)
     new_vocab = vocab_size or max(minimum_vocab, len(tokenizer), old_vocab)
@@ -313,19 +334,13 @@ def build_from_components(
 
     # Audio tower: Whisper weights 1:1, sinusoid positions recomputed.
     _check_sinusoid_positions(encoder_state.pop("embed_positions.weight", None))
-    missing, unexpected = model.model.audio_tower.load_state_dict(encoder_state, strict=False)
-    missing = [key for key in missing if "position" not in key]
-    if missing or unexpected:
-        raise ValueError(f"Whisper encoder weights do not fit the audio tower: missing {missing}, unexpected {unexpected}.")
+    _load_part(model.model.audio_tower, encoder_state, "Whisper encoder weights", ignore="position")
 
     # Language model: decoder + LM head, vocabulary extended with mean-initialised rows.
     generator = torch.Generator().manual_seed(seed)
     decoder_state["embed_tokens.weight"] = _resized(decoder_state["embed_tokens.weight"], new_vocab)
     initialise_new_rows(decoder_state["embed_tokens.weight"], known_rows, generator)
-    missing, unexpected = model.model.language_model.load_state_dict(decoder_state, strict=False)
-    missing = [key for key in missing if "rotary" not in key]
-    if missing or unexpected:
-        raise ValueError(f"Language-model weights do not fit: missing {missing}, unexpected {unexpected}.")
+    _load_part(model.model.language_model, decoder_state, "Language-model weights", ignore="rotary")
     if not tie:
         head = _resized(lm_head if lm_head is not None else decoder_state["embed_tokens.weight"], new_vocab)
         initialise_new_rows(head, known_rows, generator)

@@ -194,6 +194,11 @@ class QwenAudioModel(QwenAudioPreTrainedModel):
         cache = cache if cache is not None else past_key_values
         if (input_ids is None) == (inputs_embeds is None):
             raise ValueError("pass exactly one of input_ids or inputs_embeds.")
+        if inputs_embeds is not None and input_features is not None:
+            raise ValueError(
+                "input_features need input_ids to locate the <audio> spans; pass input_ids, or merge the audio "
+                "yourself (get_audio_features) and pass inputs_embeds without input_features."
+            )
         if inputs_embeds is None:
             inputs_embeds = self.get_input_embeddings()(input_ids)
             if input_features is not None:

@@ -180,7 +180,6 @@ class QwenAudioEncoder(QwenAudioEncoderPreTrainedModel):
         input_features: torch.Tensor,
         feature_attention_mask: torch.Tensor | None = None,
         output_hidden_states: bool | None = None,
-        output_attentions: bool | None = None,
         **kwargs,
     ) -> QwenAudioEncoderOutput:
         """input_features: (N, num_mel_bins, frames) log-mel; feature_attention_mask: (N, frames), 1 = real frame."""
@@ -226,6 +225,8 @@ class QwenAudioEncoder(QwenAudioEncoderPreTrainedModel):
             config=self.config, inputs_embeds=hidden_states, attention_mask=frame_mask
         )
 
+        kwargs.pop("output_attentions", None)  # attention weights are not collected for the audio tower
+        kwargs.pop("return_dict", None)
         all_hidden_states = () if output_hidden_states else None
         for layer in self.layers:
             if output_hidden_states:
