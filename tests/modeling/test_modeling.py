@@ -175,3 +175,27 @@ def test_weights_are_untied_and_no_split_modules_are_declared(model):
     assert model.lm_head.weight.data_ptr() != model.get_input_embeddings().weight.data_ptr()
     assert set(model._no_split_modules) == {"QwenAudioEncoderLayer", "Qwen2DecoderLayer"}
     assert model.supports_gradient_checkpointing and model._supports_sdpa
+
+
+def test_tied_word_embeddings_when_configured(tmp_path):
+    from .tiny_models import tiny_config
+
+    tied = QwenAudioForConditionalGeneration(tiny_config(tie_word_embeddings=True))
+    assert tied.config.tie_word_embeddings
+    assert tied.lm_head.weight.data_ptr() == tied.get_input_embeddings().weight.data_ptr()
+    tied.save_pretrained(tmp_path)
+    reloaded = QwenAudioForConditionalGeneration.from_pretrained(tmp_path)
+    assert reloaded.lm_head.weight.data_ptr() == reloaded.get_input_embeddings().weight.data_ptr()
+    assert torch.equal(reloaded.lm_head.weight, tied.lm_head.weight)
+
+
+def test_auto_classes_are_registered():
+    import transformers
+
+    from qwen_audio_hf.modeling import QwenAudioConfig, QwenAudioEncoder, QwenAudioEncoderConfig
+
+    encoder = AutoModel.from_config(QwenAudioEncoderConfig(d_model=32, encoder_layers=1, encoder_attention_heads=4))
+    assert isinstance(encoder, QwenAudioEncoder)
+    assert AutoModelForCausalLM._model_mapping[QwenAudioConfig] is QwenAudioForConditionalGeneration
+    if hasattr(transformers, "AutoModelForMultimodalLM"):
+        assert transformers.AutoModelForMultimodalLM._model_mapping[QwenAudioConfig] is QwenAudioForConditionalGeneration
