@@ -70,3 +70,29 @@ def test_left_padded_batch_matches_each_prompt_alone(model):
     batched, _ = _greedy(model, batch)
     for row, expected in enumerate(alone):
         assert batched[row].tolist() == expected.tolist(), f"row {row}"
+
+
+def test_beam_search_repeats_each_rows_audios_with_the_row(model):
+    specs = [[(300, 1), (60, 2)], [(120, 3)]]  # row 0 holds two audios, row 1 one
+    rows, feats = [], []
+    for row_index, row in enumerate(specs):
+        ids = []
+        for mel_frames, seed in row:
+            ids += prompt_ids(mel_frames, 2, offset=seed)
+            feats.append(audio_features(mel_frames, seed=seed))
+        rows.append(ids)
+    ids, mask = left_pad_batch(rows)
+    batch = dict(input_ids=ids, attention_mask=mask, input_features=torch.stack([f for f, _ in feats]),
+                 feature_attention_mask=torch.stack([m for _, m in feats]))
+    kwargs = dict(max_new_tokens=4, do_sample=False, num_beams=2, num_return_sequences=2, pad_token_id=151643,
+                  eos_token_id=None)
+    with torch.no_grad():
+        batched = model.generate(**batch, **kwargs)[:, ids.shape[1]:]
+        for row_index, row in enumerate(specs):
+            first = sum(len(r) for r in specs[:row_index])
+            single = dict(input_ids=torch.tensor([rows[row_index]]),
+                          input_features=batch["input_features"][first : first + len(row)],
+                          feature_attention_mask=batch["feature_attention_mask"][first : first + len(row)])
+            single["attention_mask"] = torch.ones_like(single["input_ids"])
+            alone = model.generate(**single, **kwargs)[:, single["input_ids"].shape[1]:]
+            assert batched[2 * row_index : 2 * row_index + 2].tolist() == alone.tolist()

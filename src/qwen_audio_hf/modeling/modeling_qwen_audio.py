@@ -269,6 +269,28 @@ class QwenAudioForConditionalGeneration(QwenAudioPreTrainedModel, GenerationMixi
     def get_audio_features(self, input_features, feature_attention_mask=None) -> list[torch.Tensor]:
         return self.model.get_audio_features(input_features, feature_attention_mask)
 
+    def _expand_inputs_for_generation(self, expand_size=1, is_encoder_decoder=False, input_ids=None, **model_kwargs):
+        """Beams / multiple return sequences: repeat each row's audios with its row, not audio by audio.
+
+        The generic expansion repeats every tensor along dim 0, but audios are not one per row (a row may hold
+        several spans, or none), so the audio tensors are reordered here to follow the repeated rows.
+        """
+        audio = {key: model_kwargs.pop(key, None) for key in ("input_features", "feature_attention_mask")}
+        input_ids, model_kwargs = super()._expand_inputs_for_generation(
+            expand_size, is_encoder_decoder, input_ids, **model_kwargs
+        )
+        if audio["input_features"] is not None and expand_size > 1 and input_ids is not None:
+            per_row = (input_ids[::expand_size] == self.config.audio_start_token_id).sum(-1).tolist()
+            order, offset = [], 0
+            for count in per_row:
+                order.extend(list(range(offset, offset + count)) * expand_size)
+                offset += count
+            if offset == audio["input_features"].shape[0]:  # else the forward reports the mismatch
+                index = torch.tensor(order, dtype=torch.long, device=audio["input_features"].device)
+                audio = {k: v.index_select(0, index.to(v.device)) if v is not None else None for k, v in audio.items()}
+        model_kwargs.update({key: value for key, value in audio.items() if value is not None})
+        return input_ids, model_kwargs
+
     @can_return_tuple
     def forward(
         self,
