@@ -39,6 +39,22 @@ def test_pretraining_segments_supervise_target_and_end_token():
     ]
 
 
+def test_rows_may_differ_in_optional_fields_and_take_task_prompts(processor, clips):
+    from qwen_audio_hf.processing.tags import TaskPrompt
+
+    root, names = clips
+    rows = [
+        {"audio": names[0], "tags": TaskPrompt.asr("en"), "target": "a"},
+        {"audio": names[1], "tags": TaskPrompt.aqa("How many dogs?"), "prompt": "", "target": "two"},
+        {"audio": names[2], "tags": ASR_TAGS, "prompt": " context", "target": "b"},
+    ]
+    dataset = load_pretraining_data(rows, processor, base_dir=root)
+    assert dataset["prompt"] == [None, "", " context"]  # a key missing from the first row is kept
+    segments, _ = pretraining_segments(dataset[1])
+    assert segments[0][0] == "<audio></audio><|startofanalysis|><|en|><|question|>How many dogs?<|answer|>"
+    assert pretraining_segments(dataset[2])[0][0][0].endswith("<|wo_itn|> context")
+
+
 def test_datasets_audio_feature_is_read_without_decoding(processor, clips):
     root, names = clips
     rows = pretraining_rows([os.path.join(root, name) for name in names])
@@ -66,7 +82,7 @@ def test_in_memory_arrays_and_resampling(processor):
         ({"audio": "clips/missing.wav"}, "does not exist"),
         ({"audio": None}, "audio is missing"),
         ({"tags": {**ASR_TAGS, "task": "sing"}}, "unknown task 'sing'"),
-        ({"tags": {**ASR_TAGS, "speaker": "bob"}}, "unknown tag field"),
+        ({"tags": {**ASR_TAGS, "speaker": "bob"}}, r"unknown TaskPrompt field\(s\) \['speaker'\]"),
         ({"target": ""}, "'target' must be a non-empty string"),
         ({"audio": "long.wav"}, "at most 30 s"),
     ],
@@ -76,7 +92,7 @@ def test_bad_rows_raise_clear_errors(processor, clips, change, message):
     write_clip(os.path.join(root, "long.wav"), 31.0)
     rows = pretraining_rows(names)
     rows[1].update(change)
-    with pytest.raises(ValueError, match="row 1: .*" + message.replace("(", r"\(")):
+    with pytest.raises(ValueError, match="row 1: .*" + message):
         load_pretraining_data(rows, processor, base_dir=root)
 
 

@@ -29,7 +29,6 @@ rows longer than ``max_length`` tokens) and add a ``length`` column for ``group_
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import json
 import os
@@ -131,6 +130,8 @@ def render_tags(tags: Mapping[str, Any] | None) -> str:
     """Render a row's tag fields into the task prompt through ``processing.tags`` (validates them)."""
     from ..processing import tags as tag_grammar
 
+    if isinstance(tags, tag_grammar.TaskPrompt):
+        return tags.to_text()
     if isinstance(tags, str):
         try:
             tags = json.loads(tags)
@@ -138,12 +139,7 @@ def render_tags(tags: Mapping[str, Any] | None) -> str:
             raise ValueError(f"'tags' text is not a JSON object: {error}") from error
     if not isinstance(tags, Mapping):
         raise ValueError(f"'tags' must be a mapping of TaskPrompt fields, got {type(tags).__name__}.")
-    fields = {key: value for key, value in tags.items() if value is not None}
-    known = {field.name for field in dataclasses.fields(tag_grammar.TaskPrompt)}
-    unknown = sorted(set(fields) - known)
-    if unknown:
-        raise ValueError(f"unknown tag field(s) {unknown}; valid fields: {sorted(known)}.")
-    return tag_grammar.TaskPrompt(**fields).to_text()
+    return tag_grammar.TaskPrompt.from_dict(tags).to_text()
 
 
 # --------------------------------------------------------------------------------------------- segments
@@ -297,8 +293,11 @@ def normalise_row(row: Mapping[str, Any], base_dir: str | None = None) -> dict:
     row = dict(row)
     if "audio" in row:
         row["audio"] = _normal_audio(row["audio"], base_dir)
-    if isinstance(row.get("tags"), Mapping):
-        row["tags"] = json.dumps(dict(row["tags"]), sort_keys=True)
+    tags = row.get("tags")
+    if hasattr(tags, "to_dict") and not isinstance(tags, Mapping):  # a TaskPrompt
+        tags = tags.to_dict()
+    if isinstance(tags, Mapping):
+        row["tags"] = json.dumps(dict(tags), sort_keys=True)
     if isinstance(row.get("messages"), list):
         row["messages"] = [
             {"role": turn.get("role"),
@@ -320,7 +319,8 @@ def _normalise_rows(rows: Iterable[Mapping[str, Any]], base_dir: str | None) -> 
             normalised.append(normalise_row(row, base_dir))
         except (ValueError, TypeError) as error:
             raise ValueError(f"row {index}: {error}") from error
-    return normalised
+    columns = list(dict.fromkeys(key for row in normalised for key in row))  # every row gets every column
+    return [{key: row.get(key) for key in columns} for row in normalised]
 
 
 def _as_dataset(source: Any, base_dir: str | None):
