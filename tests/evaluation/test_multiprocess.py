@@ -48,8 +48,13 @@ def test_two_processes_give_the_single_process_predictions(tmp_path):
                    "--output-dir", "multi"], tmp_path)
 
     assert stdout.count("== meld") == 1  # only the main process scores and prints
-    single = evaluate(model, processor, tmp_path / "meld.jsonl", "meld", batch_size=2, device="cpu",
-                      progress=False).predictions
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny matmuls on a shared machine: one thread avoids contention
+    try:
+        single = evaluate(model, processor, tmp_path / "meld.jsonl", "meld", batch_size=2, device="cpu",
+                          progress=False).predictions
+    finally:
+        torch.set_num_threads(threads)
     multi = load_predictions(tmp_path / "multi" / "meld_predictions.jsonl")
     assert [r["index"] for r in multi] == [0, 1, 2, 3, 4]
     assert [r["response"] for r in multi] == [r["response"] for r in single]
