@@ -10,7 +10,7 @@ import torch
 from qwen_audio_hf.training import IGNORE_INDEX, QwenAudioDataCollator, load_pretraining_data, load_sft_data
 from qwen_audio_hf.training.data import load_waveform
 
-from .conftest import ASR_TAGS
+
 
 ENDOFTEXT, IM_END, IM_START = 151643, 151645, 151644
 AUDIO_IDS = (151851, 155163, 155164)

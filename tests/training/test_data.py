@@ -11,7 +11,7 @@ import pytest
 from qwen_audio_hf.training import QwenAudioDataCollator, load_pretraining_data, load_sft_data
 from qwen_audio_hf.training.data import audio_span_length, pretraining_segments, sft_segments
 
-from .conftest import ASR_TAGS, pretraining_rows, write_clip, write_jsonl
+from .conftest import ASR_TAGS, pretraining_rows, write_clip
 
 
 def test_jsonl_resolves_paths_and_length_matches_collated_rows(processor, clips, pretraining_jsonl):
