@@ -73,7 +73,10 @@ def original_config_dict(model: QwenAudioForConditionalGeneration) -> dict:
     text, audio = model.config.text_config, model.config.audio_config
     return {
         "architectures": ["QWenLMHeadModel"],
-        "auto_map": {"AutoConfig": "configuration_qwen.QWenConfig", "AutoModelForCausalLM": "modeling_qwen.QWenLMHeadModel"},
+        "auto_map": {
+            "AutoConfig": "configuration_qwen.QWenConfig",
+            "AutoModelForCausalLM": "modeling_qwen.QWenLMHeadModel",
+        },
         "model_type": "qwen",
         "attn_dropout_prob": 0.0,
         "emb_dropout_prob": 0.0,
@@ -130,13 +133,15 @@ def write_original_checkpoint(model, directory: str, weights_format: str = "safe
         else:
             torch.save(part, os.path.join(directory, name))
         weight_map.update({k: name for k in part})
-    index = {"metadata": {"total_size": sum(v.numel() * v.element_size() for v in state.values())}, "weight_map": weight_map}
+    total_size = sum(v.numel() * v.element_size() for v in state.values())
+    index = {"metadata": {"total_size": total_size}, "weight_map": weight_map}
     with open(os.path.join(directory, f"{stem}.{ext}.index.json"), "w") as handle:
         json.dump(index, handle)
     with open(os.path.join(directory, "config.json"), "w") as handle:
         json.dump(original_config_dict(model), handle, indent=2)
     with open(os.path.join(directory, "generation_config.json"), "w") as handle:
-        json.dump({"chat_format": "raw", "eos_token_id": 151643, "pad_token_id": 151643, "max_new_tokens": 512}, handle)
+        generation = {"chat_format": "raw", "eos_token_id": 151643, "pad_token_id": 151643, "max_new_tokens": 512}
+        json.dump(generation, handle)
     for extra in ("modeling_qwen.py", "configuration_qwen.py", "audio.py"):
         with open(os.path.join(directory, extra), "w") as handle:
             handle.write("raise RuntimeError('remote code must never be executed')\n")

@@ -40,7 +40,8 @@ def test_manual_cache_decoding_equals_full_recomputation(model):
             next_token = step_logits[-1].argmax(-1, keepdim=True)
             sequence = torch.cat([sequence, next_token], 1)
             out = model(input_ids=next_token, attention_mask=torch.ones_like(sequence), past_key_values=cache,
-                        use_cache=True)
+                        use_cache=True, input_features=inputs["input_features"],  # ignored after the prefill
+                        feature_attention_mask=inputs["feature_attention_mask"])
             cache = out.past_key_values
             step_logits.append(out.logits[:, -1])
         full = model(input_ids=sequence, attention_mask=torch.ones_like(sequence),

@@ -198,4 +198,5 @@ def test_auto_classes_are_registered():
     assert isinstance(encoder, QwenAudioEncoder)
     assert AutoModelForCausalLM._model_mapping[QwenAudioConfig] is QwenAudioForConditionalGeneration
     if hasattr(transformers, "AutoModelForMultimodalLM"):
-        assert transformers.AutoModelForMultimodalLM._model_mapping[QwenAudioConfig] is QwenAudioForConditionalGeneration
+        mapping = transformers.AutoModelForMultimodalLM._model_mapping
+        assert mapping[QwenAudioConfig] is QwenAudioForConditionalGeneration

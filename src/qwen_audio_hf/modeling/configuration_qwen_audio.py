@@ -83,7 +83,9 @@ class QwenAudioTextConfig(Qwen2Config):
         if self.head_dim is None:
             self.head_dim = self.hidden_size // self.num_attention_heads
         if self.seq_length < 2:
-            raise ValueError(f"seq_length must be >= 2 (log-n scaling divides by log(seq_length)), got {self.seq_length}.")
+            raise ValueError(
+                f"seq_length must be >= 2 (log-n scaling divides by log(seq_length)), got {self.seq_length}."
+            )
         super().__post_init__(**kwargs)
 
 

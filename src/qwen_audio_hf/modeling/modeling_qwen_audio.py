@@ -10,7 +10,7 @@ from transformers.modeling_outputs import ModelOutput
 from transformers.utils.generic import can_return_tuple
 
 from .configuration_qwen_audio import QwenAudioConfig, QwenAudioTextConfig
-from .modeling_qwen_audio_encoder import QwenAudioEncoder, audio_token_counts, init_encoder_positions
+from .modeling_qwen_audio_encoder import QwenAudioEncoder, init_encoder_positions
 from .modeling_qwen_audio_text import QwenAudioTextModel
 
 
@@ -55,7 +55,12 @@ class QwenAudioPreTrainedModel(PreTrainedModel):
     _supports_flex_attn = False
     _supports_attention_backend = True
     # Buffers and leftovers of the original layout that are recomputed, never loaded.
-    _keys_to_ignore_on_load_unexpected = [r"positional_embedding", r"rotary_emb\.inv_freq", r"masked_bias", r"logn_tensor"]
+    _keys_to_ignore_on_load_unexpected = [
+        r"positional_embedding",
+        r"rotary_emb\.inv_freq",
+        r"masked_bias",
+        r"logn_tensor",
+    ]
 
     def _init_weights(self, module):
         super()._init_weights(module)
@@ -201,6 +206,10 @@ class QwenAudioModel(QwenAudioPreTrainedModel):
             )
         if inputs_embeds is None:
             inputs_embeds = self.get_input_embeddings()(input_ids)
+            decoding = cache is not None and cache.get_seq_length() > 0
+            has_spans = bool((input_ids == self.config.audio_start_token_id).any())
+            if input_features is not None and decoding and not has_spans:
+                input_features = None  # decode step of a manual loop that re-sends the prompt's audio: already used
             if input_features is not None:
                 inputs_embeds = self.merge_audio_embeddings(
                     input_ids, inputs_embeds, input_features, feature_attention_mask

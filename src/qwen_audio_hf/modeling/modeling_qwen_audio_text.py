@@ -13,7 +13,6 @@ import math
 from collections.abc import Callable
 
 import torch
-from torch import nn
 from transformers.cache_utils import Cache, DynamicCache
 from transformers.masking_utils import create_causal_mask
 from transformers.modeling_outputs import BaseModelOutputWithPast
@@ -43,7 +42,8 @@ def dynamic_ntk_alpha(real_lengths: torch.Tensor, seq_length: int) -> torch.Tens
 def logn_query_scale(position_ids: torch.Tensor, seq_length: int) -> torch.Tensor:
     """log(p) / log(seq_length) for 1-based positions p > seq_length, else 1; shape (B, 1, S, 1), float32."""
     positions = (position_ids.to(torch.float64) + 1).clamp(min=1)
-    scale = torch.where(positions > seq_length, torch.log(positions) / math.log(seq_length), torch.ones_like(positions))
+    scaled = torch.log(positions) / math.log(seq_length)
+    scale = torch.where(positions > seq_length, scaled, torch.ones_like(positions))
     return scale.to(torch.float32)[:, None, :, None]
 
 
