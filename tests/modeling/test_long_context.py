@@ -135,3 +135,11 @@ def test_alpha_and_logn_come_from_each_rows_real_length():
     batched = _hidden(ours, ids, attention_mask=mask)
     torch.testing.assert_close(batched[0], _hidden(ours, long_ids)[0], rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(batched[1, 8:], _hidden(ours, short_ids)[0], rtol=1e-5, atol=1e-5)
+
+
+def test_rotation_happens_in_float32_for_bf16_models():
+    ours, _ = _models()
+    cos, sin = ours.rotary_emb(torch.zeros(1, dtype=torch.bfloat16), torch.arange(8)[None])
+    assert cos.dtype == sin.dtype == torch.float32
+    bf16 = ours.to(torch.bfloat16)
+    assert torch.isfinite(_hidden(bf16, _ids(3 * SEQ_LENGTH)).float()).all()

@@ -48,9 +48,14 @@ def logn_query_scale(position_ids: torch.Tensor, seq_length: int) -> torch.Tenso
 
 
 class QwenAudioRotaryEmbedding(Qwen2RotaryEmbedding):
-    """Qwen2 rope that also accepts a per-sample NTK alpha: base_b = theta * alpha_b ** (d / (d - 2))."""
+    """Qwen2 rope that also accepts a per-sample NTK alpha: base_b = theta * alpha_b ** (d / (d - 2)).
+
+    cos/sin are returned in float32 whatever the model dtype: like the original, the rotation is applied in
+    float32 and only the rotated q/k are cast back (stock Qwen2 rotates in the model dtype, e.g. bf16).
+    """
 
     def forward(self, x: torch.Tensor, position_ids: torch.Tensor, ntk_alpha: torch.Tensor | None = None):
+        x = torch.empty(0, device=x.device, dtype=torch.float32)  # only device and dtype of x are used
         if ntk_alpha is None or bool((ntk_alpha == 1).all()):
             return super().forward(x, position_ids)
         dim = self.inv_freq.shape[0] * 2
@@ -71,7 +76,7 @@ class QwenAudioRotaryEmbedding(Qwen2RotaryEmbedding):
 
 
 class QwenAudioTextAttention(Qwen2Attention):
-    """Qwen2 attention that can scale the rotated queries per position (log-n scaling)."""
+    """Qwen2 attention that rotates q/k in float32 and can scale the rotated queries per position (log-n)."""
 
     def forward(
         self,
@@ -90,7 +95,11 @@ class QwenAudioTextAttention(Qwen2Attention):
         value_states = self.v_proj(hidden_states).view(hidden_shape).transpose(1, 2)
 
         cos, sin = position_embeddings
-        query_states, key_states = apply_rotary_pos_emb(query_states, key_states, cos, sin)
+        dtype = query_states.dtype
+        query_states, key_states = apply_rotary_pos_emb(
+            query_states.float(), key_states.float(), cos.float(), sin.float()
+        )
+        query_states, key_states = query_states.to(dtype), key_states.to(dtype)
         if query_scale is not None:
             query_states = query_states * query_scale.to(query_states.dtype)
 
