@@ -237,7 +237,23 @@ class QwenAudioModel(QwenAudioPreTrainedModel):
 
 
 class QwenAudioForConditionalGeneration(QwenAudioPreTrainedModel, GenerationMixin):
-    """Qwen-Audio with a language-modeling head; `generate()` takes the processor's outputs."""
+    """Qwen-Audio with a language-modeling head; `generate()` takes the processor's outputs.
+
+    Example (an original hub checkpoint loads directly, no remote code):
+
+    ```python
+    import qwen_audio_hf  # registers the classes
+    from qwen_audio_hf.modeling import QwenAudioForConditionalGeneration
+    from qwen_audio_hf.processing import QwenAudioProcessor
+
+    model = QwenAudioForConditionalGeneration.from_pretrained("Qwen/Qwen-Audio", dtype="auto")
+    processor = QwenAudioProcessor.from_pretrained("Qwen/Qwen-Audio")
+    prompt = "<audio>clip.wav</audio><|startoftranscript|><|en|><|transcribe|><|en|><|notimestamps|><|wo_itn|>"
+    inputs = processor(text=prompt, return_tensors="pt")
+    output = model.generate(**inputs, max_new_tokens=64, do_sample=False)
+    print(processor.batch_decode(output[:, inputs["input_ids"].shape[1] :], skip_special_tokens=True))
+    ```
+    """
 
     _tied_weights_keys = {"lm_head.weight": "model.language_model.embed_tokens.weight"}
 
