@@ -143,3 +143,14 @@ def test_rotation_happens_in_float32_for_bf16_models():
     assert cos.dtype == sin.dtype == torch.float32
     bf16 = ours.to(torch.bfloat16)
     assert torch.isfinite(_hidden(bf16, _ids(3 * SEQ_LENGTH)).float()).all()
+
+
+def test_eager_and_sdpa_agree_on_the_long_context_path():
+    outputs = {}
+    for implementation in ("eager", "sdpa"):
+        torch.manual_seed(0)
+        config = QwenAudioTextConfig(**TINY, seq_length=SEQ_LENGTH, attn_implementation=implementation)
+        model = QwenAudioTextModel(config).eval()
+        assert model.config._attn_implementation == implementation
+        outputs[implementation] = _hidden(model, _ids(3 * SEQ_LENGTH))
+    torch.testing.assert_close(outputs["sdpa"], outputs["eager"], rtol=1e-5, atol=1e-5)
