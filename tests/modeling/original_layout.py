@@ -7,12 +7,15 @@ check the library's translation against a second, hand-written one.
 import json
 import os
 import re
+from pathlib import Path
 
 import torch
 from safetensors.torch import save_file
 
 from qwen_audio_hf.modeling import QwenAudioForConditionalGeneration
 from qwen_audio_hf.modeling.modeling_qwen_audio_encoder import sinusoid_positions
+
+from ..original_fixtures import add_original_tokenizer_files
 
 _LM_LAYER = {
     "input_layernorm": "ln_1",
@@ -145,6 +148,5 @@ def write_original_checkpoint(model, directory: str, weights_format: str = "safe
     for extra in ("modeling_qwen.py", "configuration_qwen.py", "audio.py"):
         with open(os.path.join(directory, extra), "w") as handle:
             handle.write("raise RuntimeError('remote code must never be executed')\n")
-    with open(os.path.join(directory, "tokenizer_config.json"), "w") as handle:
-        json.dump({"model_max_length": 8192, "tokenizer_class": "QWenTokenizer"}, handle)
+    add_original_tokenizer_files(Path(directory))
     return directory

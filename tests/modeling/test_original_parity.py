@@ -6,10 +6,7 @@ processor's outputs and compare. The original code itself is never imported.
 """
 
 import json
-import lzma
-import shutil
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,29 +16,11 @@ from qwen_audio_hf.cli import main as cli_main
 from qwen_audio_hf.modeling import QwenAudioForConditionalGeneration
 from qwen_audio_hf.processing import QwenAudioProcessor
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "original"
+from ..original_fixtures import FIXTURES, materialize_checkpoint
+
 CHECKPOINTS = ("tiny", "tiny_short_seq")
 CASES = ("single_audio", "two_audio", "chat", "over_30s", "ntk_boundary")
 LOGITS_ATOL = 2e-4
-
-
-def materialize_checkpoint(name: str, root: Path) -> Path:
-    """Assemble an original-layout checkpoint folder (config, tokenizer files, decompressed safetensors).
-
-    Both checkpoints share tiny's weights: they are decompressed once under ``root`` and linked.
-    """
-    weights = root / "model.safetensors"
-    if not weights.exists():
-        with lzma.open(FIXTURES / "tiny" / "model.safetensors.xz") as compressed, open(weights, "wb") as out:
-            shutil.copyfileobj(compressed, out)
-    target = root / name
-    target.mkdir()
-    for source in (FIXTURES / "tiny").iterdir():
-        if source.suffix != ".xz":
-            shutil.copy(source, target / source.name)
-    (target / "model.safetensors").symlink_to(weights)
-    shutil.copy(FIXTURES / name / "config.json", target / "config.json")
-    return target
 
 
 def absolute_paths(prompt: str) -> str:

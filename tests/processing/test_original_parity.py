@@ -6,7 +6,6 @@ README there); this file only reads them and never imports the original.
 
 import json
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,8 +14,8 @@ import torch
 from qwen_audio_hf.processing import QwenAudioProcessor
 from qwen_audio_hf.processing.audio_io import load_audio
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "original"
-CHECKPOINT = FIXTURES / "tiny"
+from ..original_fixtures import FIXTURES, materialize_checkpoint
+
 CORPUS = json.loads((FIXTURES / "tokenizer_corpus.json").read_text(encoding="utf-8"))
 MEL_META = json.loads((FIXTURES / "log_mel.json").read_text())
 CLIPS_16K = [key for key in MEL_META if "stereo" not in key]
@@ -30,8 +29,10 @@ def absolute_paths(prompt: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def processor():
-    return QwenAudioProcessor.from_pretrained(str(CHECKPOINT))
+def processor(tmp_path_factory):
+    """The processor of an original checkpoint folder (no weights needed)."""
+    folder = materialize_checkpoint("tiny", tmp_path_factory.mktemp("original"), with_weights=False)
+    return QwenAudioProcessor.from_pretrained(str(folder))
 
 
 @pytest.fixture(scope="module")
