@@ -1,0 +1,54 @@
+"""Run a Qwen-Audio checkpoint on a clip: a tagged base-model task, or a chat turn.
+
+    # base model (Qwen-Audio), ASR in English: the original hub folder or a converted one
+    python examples/inference.py --model /path/to/Qwen-Audio --audio clip.wav
+    # other tasks through the tag grammar
+    python examples/inference.py --model DIR --audio clip.wav --task caption
+    # chat model (Qwen-Audio-Chat)
+    python examples/inference.py --model /path/to/Qwen-Audio-Chat --audio clip.wav --chat "What do you hear?"
+"""
+
+import argparse
+
+import torch
+
+from qwen_audio_hf import QwenAudioForConditionalGeneration, QwenAudioProcessor, TaskPrompt
+from qwen_audio_hf.processing.tags import strip_tags
+
+TASKS = {
+    "asr": lambda: TaskPrompt.asr("en"),
+    "caption": lambda: TaskPrompt.caption("clotho"),
+    "scene": TaskPrompt.scene,
+    "emotion": TaskPrompt.emotion,
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", required=True, help="original or native checkpoint folder")
+    parser.add_argument("--audio", required=True, help="audio file (wav, flac, ogg, mp3)")
+    parser.add_argument("--task", choices=sorted(TASKS), default="asr")
+    parser.add_argument("--chat", help="ask this question in a chat turn instead of a tagged task")
+    parser.add_argument("--max-new-tokens", type=int, default=128)
+    args = parser.parse_args()
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    dtype = torch.bfloat16 if device == "cuda" else torch.float32
+    model = QwenAudioForConditionalGeneration.from_pretrained(args.model, dtype=dtype).to(device).eval()
+    processor = QwenAudioProcessor.from_pretrained(args.model)
+
+    if args.chat:
+        messages = [{"role": "user", "content": [{"type": "audio", "path": args.audio}, {"type": "text", "text": args.chat}]}]
+        inputs = processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=True, return_dict=True, return_tensors="pt")
+    else:
+        prompt = TASKS[args.task]().to_text(audio=args.audio)  # <audio>PATH</audio><|startoftranscript|>...
+        inputs = processor(text=prompt, return_tensors="pt")
+    inputs = inputs.to(device)
+    with torch.inference_mode():
+        output = model.generate(**inputs, max_new_tokens=args.max_new_tokens, do_sample=False)
+    answer = processor.decode(output[0, inputs["input_ids"].shape[1]:], skip_special_tokens=False)
+    print(strip_tags(answer).strip())
+
+
+if __name__ == "__main__":
+    main()
