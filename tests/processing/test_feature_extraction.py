@@ -9,9 +9,9 @@ import soundfile
 from qwen_audio_hf.processing.feature_extraction_qwen_audio import (
     QwenAudioFeatureExtractor,
     audio_span_length,
-    audio_token_count,
     mel_frames_for_samples,
 )
+from qwen_audio_hf.modeling import audio_token_counts
 
 
 def sine(freq, seconds, sampling_rate, amplitude=0.3):
@@ -44,7 +44,7 @@ def extractor():
 def test_span_length_formula(seconds, span):
     frames = mel_frames_for_samples(int(round(seconds * 16000)))
     after_conv = (frames - 1) // 2 + 1
-    assert audio_token_count(frames) == (after_conv - 2) // 2 + 1
+    assert audio_token_counts(frames) == (after_conv - 2) // 2 + 1
     assert audio_span_length(frames) == span
 
 

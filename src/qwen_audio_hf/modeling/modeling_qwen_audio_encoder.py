@@ -32,13 +32,17 @@ def sinusoid_positions(length: int, channels: int, max_timescale: float = 10000.
     return torch.cat([torch.sin(scaled_time), torch.cos(scaled_time)], dim=1)
 
 
-def conv_output_lengths(mel_frames: torch.Tensor) -> torch.Tensor:
-    """Frames after the stride-2 conv stem: (mel_frames - 1) // 2 + 1."""
+def conv_output_lengths(mel_frames):
+    """Frames after the stride-2 conv stem: (mel_frames - 1) // 2 + 1 (an int or an integer tensor)."""
     return (mel_frames - 1) // 2 + 1
 
 
-def audio_token_counts(mel_frames: torch.Tensor) -> torch.Tensor:
-    """Audio embeddings per clip after the 2x average pooling (the span holds this many plus bos/eos)."""
+def audio_token_counts(mel_frames):
+    """Audio embeddings per clip after the 2x average pooling (an int or an integer tensor).
+
+    The single source of the audio -> tokens arithmetic: the processor's span lengths come from here too
+    (span = audio tokens + bos + eos).
+    """
     return (conv_output_lengths(mel_frames) - 2) // 2 + 1
 
 

@@ -15,6 +15,7 @@ import numpy as np
 from transformers import WhisperFeatureExtractor
 from transformers.feature_extraction_utils import BatchFeature
 
+from ..modeling.modeling_qwen_audio_encoder import audio_token_counts
 from .audio_io import MAX_AUDIO_SAMPLES, TARGET_SAMPLING_RATE, load_audio
 
 HOP_LENGTH = 160
@@ -25,15 +26,9 @@ def mel_frames_for_samples(num_samples: int) -> int:
     return min(int(num_samples), MAX_AUDIO_SAMPLES) // HOP_LENGTH
 
 
-def audio_token_count(mel_frames: int) -> int:
-    """Audio embeddings the encoder yields for ``mel_frames`` frames (stride-2 conv, then stride-2 pooling)."""
-    frames_after_conv = (int(mel_frames) - 1) // 2 + 1
-    return (frames_after_conv - 2) // 2 + 1
-
-
 def audio_span_length(mel_frames: int) -> int:
     """Length of the ``<audio>`` ... ``</audio>`` span in the text (audio tokens plus bos/eos), e.g. 77 for 3 s."""
-    return audio_token_count(mel_frames) + 2
+    return int(audio_token_counts(int(mel_frames))) + 2
 
 
 def _looks_like_original_checkpoint(directory: str) -> bool:
@@ -176,6 +171,5 @@ def _as_clip_list(audio: Any) -> list:
 __all__ = [
     "QwenAudioFeatureExtractor",
     "audio_span_length",
-    "audio_token_count",
     "mel_frames_for_samples",
 ]

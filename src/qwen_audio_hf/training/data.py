@@ -39,11 +39,11 @@ import numpy as np
 
 from ..processing import audio_io
 from ..processing.feature_extraction_qwen_audio import audio_span_length as mel_span_length
+from ..processing.feature_extraction_qwen_audio import mel_frames_for_samples
 from ..processing.special_tokens import AUDIO_END, AUDIO_START, ENDOFTEXT, IM_END, IM_START
 
 AUDIO_PLACEHOLDER = AUDIO_START + AUDIO_END
 """An empty audio span; the processor fills it with the next clip's ``[[[AUDIO:modality]]]`` tokens."""
-MEL_HOP = 160
 MAX_ERRORS_SHOWN = 10
 _AUDIO_SPAN = re.compile(re.escape(AUDIO_START) + r".*?" + re.escape(AUDIO_END), re.DOTALL)
 _ASSISTANT_TURN = re.compile(
@@ -56,7 +56,7 @@ Segment = tuple  # (text: str, supervised: bool)
 # --------------------------------------------------------------------------------------------- audio
 def audio_span_length(num_samples: int) -> int:
     """Tokens of the ``<audio>…</audio>`` span (inclusive) for a 16 kHz clip of ``num_samples`` samples."""
-    return mel_span_length(min(num_samples, audio_io.MAX_AUDIO_SAMPLES) // MEL_HOP)
+    return mel_span_length(mel_frames_for_samples(num_samples))
 
 
 def resolve_audio(value: Any, base_dir: str | None = None) -> Any:
