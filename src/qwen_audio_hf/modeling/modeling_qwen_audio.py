@@ -7,6 +7,7 @@ from torch import nn
 from transformers import AutoModel, GenerationMixin, PreTrainedModel
 from transformers.cache_utils import Cache
 from transformers.modeling_outputs import ModelOutput
+from transformers.modeling_utils import slice_logits_to_keep
 from transformers.utils.generic import can_return_tuple
 
 from .configuration_qwen_audio import QwenAudioConfig, QwenAudioTextConfig
@@ -214,7 +215,7 @@ class QwenAudioModel(QwenAudioPreTrainedModel):
                 inputs_embeds = self.merge_audio_embeddings(
                     input_ids, inputs_embeds, input_features, feature_attention_mask
                 )
-            elif bool((input_ids == self.config.audio_start_token_id).any()):
+            elif has_spans:
                 raise ValueError(
                     "input_ids contain <audio> spans but no input_features were given; pass the processor's "
                     "input_features and feature_attention_mask."
@@ -242,16 +243,12 @@ class QwenAudioForConditionalGeneration(QwenAudioPreTrainedModel, GenerationMixi
     Example (an original hub checkpoint loads directly, no remote code):
 
     ```python
-    import qwen_audio_hf  # registers the classes
-    from qwen_audio_hf.modeling import QwenAudioForConditionalGeneration
-    from qwen_audio_hf.processing import QwenAudioProcessor
-
-    model = QwenAudioForConditionalGeneration.from_pretrained("Qwen/Qwen-Audio", dtype="auto")
-    processor = QwenAudioProcessor.from_pretrained("Qwen/Qwen-Audio")
-    prompt = "<audio>clip.wav</audio><|startoftranscript|><|en|><|transcribe|><|en|><|notimestamps|><|wo_itn|>"
-    inputs = processor(text=prompt, return_tensors="pt")
-    output = model.generate(**inputs, max_new_tokens=64, do_sample=False)
-    print(processor.batch_decode(output[:, inputs["input_ids"].shape[1] :], skip_special_tokens=True))
+    >>> model = QwenAudioForConditionalGeneration.from_pretrained("Qwen/Qwen-Audio", dtype="auto")
+    >>> processor = QwenAudioProcessor.from_pretrained("Qwen/Qwen-Audio")
+    >>> prompt = "<audio>clip.wav</audio><|startoftranscript|><|en|><|transcribe|><|en|><|notimestamps|><|wo_itn|>"
+    >>> inputs = processor(text=prompt, return_tensors="pt")
+    >>> output = model.generate(**inputs, max_new_tokens=64, do_sample=False)
+    >>> processor.batch_decode(output[:, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
     ```
     """
 
@@ -352,12 +349,7 @@ class QwenAudioForConditionalGeneration(QwenAudioPreTrainedModel, GenerationMixi
             use_cache=use_cache,
             **kwargs,
         )
-        hidden_states = outputs.last_hidden_state
-        if isinstance(logits_to_keep, int):
-            hidden_states = hidden_states[:, -logits_to_keep:, :] if logits_to_keep else hidden_states
-        else:
-            hidden_states = hidden_states[:, logits_to_keep, :]
-        logits = self.lm_head(hidden_states)
+        logits = self.lm_head(slice_logits_to_keep(outputs.last_hidden_state, logits_to_keep))
 
         loss = None
         if labels is not None:
