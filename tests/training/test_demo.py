@@ -1,0 +1,123 @@
+"""The built-in demo: synthetic tasks, the windowed-logits collator, and a fast end-to-end smoke run."""
+
+import argparse
+import json
+import os
+
+import numpy as np
+import pytest
+import torch
+
+from qwen_audio_hf.training import demo, synthetic
+from qwen_audio_hf.training.collator import QwenAudioDataCollator
+
+
+# ------------------------------------------------------------------------------------------- synthetic set
+def _envelope(audio, frame=160):
+    frames = audio[: len(audio) // frame * frame].reshape(-1, frame)
+    return np.sqrt((frames**2).mean(1))
+
+
+def test_examples_are_reproducible_and_interleaved():
+    first = synthetic.make_examples(3, seed=5)
+    again = synthetic.make_examples(3, seed=5)
+    other = synthetic.make_examples(3, seed=6)
+    assert [e["task"] for e in first] == list(synthetic.TASKS) * 3
+    assert all(np.array_equal(a["audio"], b["audio"]) for a, b in zip(first, again))
+    assert not np.array_equal(first[0]["audio"], other[0]["audio"])
+    for example in first:
+        assert example["audio"].dtype == np.float32 and example["audio"].shape == (synthetic.SAMPLE_RATE,)
+        assert np.abs(example["audio"]).max() <= 1.0
+
+
+def test_labels_match_the_audio():
+    examples = synthetic.make_examples(12, seed=1)
+    for example in examples:
+        audio = example["audio"]
+        if example["task"] == "note_analysis":
+            spectrum = np.abs(np.fft.rfft(audio))
+            peak_hz = np.argmax(spectrum) * synthetic.SAMPLE_RATE / len(audio)
+            fundamental = 440.0 * 2 ** ((example["pitch"] - 69) / 12)
+            assert min(abs(peak_hz - k * fundamental) for k in (1, 2, 3, 4)) < 3.0
+        elif example["task"] == "beep_counting":
+            loud = _envelope(audio) > 0.1
+            onsets = np.sum(loud[1:] & ~loud[:-1]) + int(loud[0])
+            assert onsets == example["count"] == int(example["label"])
+        elif example["task"] == "event_timestamps":
+            loud = np.nonzero(_envelope(audio) > 0.05)[0]
+            assert abs(loud[0] / 100 - example["onset"]) <= 0.02 and abs((loud[-1] + 1) / 100 - example["offset"]) <= 0.02
+            assert example["label"] == f"{example['onset']:.2f}-{example['offset']:.2f}"
+        else:
+            spectrum = np.abs(np.fft.rfft(audio)) ** 2
+            freqs = np.fft.rfftfreq(len(audio), 1 / synthetic.SAMPLE_RATE)
+            low, high = spectrum[(freqs > 100) & (freqs < 1000)].mean(), spectrum[(freqs > 4000) & (freqs < 7000)].mean()
+            # mean power ratio of the two bands for power ~ f**-exponent
+            expected = {"brown": 280.0, "pink": 13.7, "white": 1.0, "blue": 0.1}[example["colour"]]
+            ratio = low / high
+            assert 0.3 * expected < ratio < 3 * expected, (example["colour"], ratio)
+
+
+def test_chance_levels_and_bad_arguments():
+    assert synthetic.chance_level("note_analysis") == 1 / len(synthetic.NOTE_PITCHES)
+    assert synthetic.chance_level("event_timestamps") == 1 / 6
+    with pytest.raises(ValueError, match="Unknown task"):
+        synthetic.chance_level("speech")
+    with pytest.raises(ValueError, match="num_per_task"):
+        synthetic.make_examples(0, seed=0)
+
+
+# ------------------------------------------------------------------------------------------- prompts/scoring
+def test_prompts_targets_and_scoring(processor):
+    examples = synthetic.make_examples(1, seed=3)
+    rows = demo.pretraining_rows(examples)
+    note, beeps, event, noise = examples
+    assert rows[0]["target"] == f"<|pitch|><|midi_pitch_{note['pitch']}|>"
+    assert rows[2]["target"] == f"<|{event['onset']:.2f}|><|{event['offset']:.2f}|>"
+    assert demo.prompt_text(beeps, "tagged", processor).startswith("<audio></audio><|startofanalysis|>")
+    chat = demo.prompt_text(noise, "chat", processor)
+    assert "Audio 1:<audio></audio>" in chat and chat.endswith("<|im_start|>assistant\n")
+    assert demo.is_correct(note, rows[0]["target"] + "<|endoftext|>")
+    assert demo.is_correct(event, rows[2]["target"]) and demo.is_correct(event, event["label"])
+    assert demo.is_correct(beeps, beeps["label"] + "<|im_end|>")
+    assert not demo.is_correct(noise, "purple")
+
+
+def test_window_collator_keeps_the_loss(processor):
+    torch.manual_seed(0)
+    settings = demo.DemoSettings(text_hidden_size=32, audio_d_model=32)
+    model = demo.build_tiny_model(settings).eval()
+    rows = demo.pretraining_rows(synthetic.make_examples(2, seed=0)) + demo.sft_rows(synthetic.make_examples(1, seed=1))
+    full = QwenAudioDataCollator(processor)(rows)
+    window = demo.SupervisedWindowCollator(QwenAudioDataCollator(processor))(rows)
+    assert window["logits_to_keep"] < full["input_ids"].shape[1]
+    assert (window["labels"] != -100).sum() == (full["labels"] != -100).sum()
+    with torch.no_grad():
+        full_loss = model(**full).loss
+        window_out = model(**window)
+    assert window_out.logits.shape[1] == window["logits_to_keep"]
+    torch.testing.assert_close(window_out.loss, full_loss, rtol=1e-5, atol=1e-5)
+
+
+# ------------------------------------------------------------------------------------------- end to end
+def test_cli_arguments():
+    parser = argparse.ArgumentParser()
+    demo.add_cli_arguments(parser)
+    args = parser.parse_args(["--output-dir", "x", "--pretrain-steps", "7"])
+    assert args.output_dir == "x" and args.pretrain_steps == 7 and args.sft_steps == demo.DemoSettings().sft_steps
+
+
+def test_smoke_run_writes_metrics_and_a_reloadable_model(processor, tmp_path, capsys):
+    settings = demo.DemoSettings(train_per_task=4, sft_per_task=2, eval_per_task=2, pretrain_steps=2, sft_steps=2,
+                                 batch_size=4, text_hidden_size=32, audio_d_model=32, lora_rank=4)
+    metrics = demo.run_demo(str(tmp_path), settings, processor=processor)
+    saved = json.load(open(tmp_path / "metrics.json"))
+    assert saved["tasks"].keys() == set(synthetic.TASKS)
+    for task, row in saved["tasks"].items():
+        assert row["chance"] == synthetic.chance_level(task)
+        for key in ("accuracy", "audio_zeroed_accuracy", "tagged_prompt_accuracy"):
+            assert 0.0 <= row[key] <= 1.0
+    assert saved["vocab_size"] == 155947 and metrics["tasks"] == saved["tasks"]
+    model_dir = tmp_path / "model"
+    assert {"config.json", "model.safetensors", "modeling_qwen_audio.py", "README.md"} <= set(os.listdir(model_dir))
+    out = capsys.readouterr().out
+    assert "Sample generations" in out and "Held-out accuracy per task" in out
