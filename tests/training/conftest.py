@@ -11,6 +11,7 @@ import soundfile
 
 from qwen_audio_hf.processing import QwenAudioProcessor
 from qwen_audio_hf.processing.tokenization_qwen_audio import QwenAudioTokenizer
+from qwen_audio_hf.training import load_pretraining_data, load_sft_data
 from qwen_audio_hf.training.recipes import tiny_random_model
 
 ASR_TAGS = {"task": "transcribe", "audio_language": "en", "text_language": "en", "output_instruction": "wo_itn"}
@@ -92,6 +93,16 @@ def pretraining_jsonl(clips):
 def sft_jsonl(clips):
     root, names = clips
     return write_jsonl(os.path.join(root, "sft.jsonl"), sft_rows(names))
+
+
+@pytest.fixture(scope="module")
+def pretraining_data(processor, pretraining_jsonl):
+    return load_pretraining_data(pretraining_jsonl, processor)
+
+
+@pytest.fixture(scope="module")
+def sft_data(processor, sft_jsonl):
+    return load_sft_data(sft_jsonl, processor)
 
 
 @pytest.fixture

@@ -2,28 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
 import torch
 
-from qwen_audio_hf.training import IGNORE_INDEX, QwenAudioDataCollator, load_pretraining_data, load_sft_data
+from qwen_audio_hf.training import IGNORE_INDEX, QwenAudioDataCollator, load_sft_data
 from qwen_audio_hf.training.data import load_waveform
-
-
 
 ENDOFTEXT, IM_END, IM_START = 151643, 151645, 151644
 AUDIO_IDS = (151851, 155163, 155164)
-
-
-@pytest.fixture(scope="module")
-def pretraining_data(processor, pretraining_jsonl):
-    return load_pretraining_data(pretraining_jsonl, processor)
-
-
-@pytest.fixture(scope="module")
-def sft_data(processor, sft_jsonl):
-    return load_sft_data(sft_jsonl, processor)
 
 
 def _rows(dataset):
@@ -37,8 +26,6 @@ def test_pretraining_batch_matches_processor_and_supervises_target_only(processo
     # The same rows through the processor in one piece (tags and target rendered by hand here).
     prompts = {"transcribe": "<|startoftranscript|><|en|><|transcribe|><|en|><|notimestamps|><|wo_itn|>",
                "caption": "<|startofanalysis|><|unknown|><|caption|><|en|><|notimestamps|><|caption_clotho|>"}
-    import json
-
     texts = [f"<audio></audio>{prompts[json.loads(row['tags'])['task']]}{row['target']}<|endoftext|>" for row in rows]
     reference = processor(text=texts, audio=waveforms, sampling_rate=16000, padding=True, padding_side="right")
     assert torch.equal(batch["input_ids"], reference["input_ids"])

@@ -18,8 +18,6 @@ from qwen_audio_hf.training import (
     export_merged,
     freeze_for_pretraining,
     freeze_for_sft,
-    load_pretraining_data,
-    load_sft_data,
     pretrain,
     sft,
     training_arguments,
@@ -38,16 +36,6 @@ def _snapshot(model):
 
 def _changed(before, model):
     return {name for name, param in model.named_parameters() if not torch.equal(before[name], param.detach().cpu())}
-
-
-@pytest.fixture(scope="module")
-def pretraining_data(processor, pretraining_jsonl):
-    return load_pretraining_data(pretraining_jsonl, processor)
-
-
-@pytest.fixture(scope="module")
-def sft_data(processor, sft_jsonl):
-    return load_sft_data(sft_jsonl, processor)
 
 
 def test_freeze_policies(tiny_model):
