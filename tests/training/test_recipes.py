@@ -72,6 +72,9 @@ def test_training_arguments_flags(tmp_path):
     assert args.bf16 and args.train_sampling_strategy == "group_by_length"
     assert args.remove_unused_columns is False and args.disable_tqdm is False
     assert training_arguments(str(tmp_path), group_by_length=False).train_sampling_strategy == "random"
+    # either flag turns checkpointing on; a False in the other one does not undo it
+    both = training_arguments(str(tmp_path), gradient_checkpointing=True, activation_checkpointing=False, use_cpu=True)
+    assert both.activation_checkpointing and both.activation_checkpointing_kwargs == {"use_reentrant": False}
 
 
 def test_group_by_length_uses_the_length_column(processor, pretraining_data, tiny_model, tmp_path):

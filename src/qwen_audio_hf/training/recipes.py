@@ -139,7 +139,8 @@ def training_arguments(output_dir: str, **kwargs: Any) -> TrainingArguments:
     import torch
 
     group_by_length = kwargs.pop("group_by_length", True)
-    checkpointing = bool(kwargs.pop("gradient_checkpointing", False) or kwargs.pop("activation_checkpointing", False))
+    gradient_checkpointing = kwargs.pop("gradient_checkpointing", False)
+    checkpointing = bool(kwargs.pop("activation_checkpointing", False) or gradient_checkpointing)
     settings = dict(
         output_dir=output_dir,
         remove_unused_columns=False,  # the collator needs the raw audio/tags/messages columns
