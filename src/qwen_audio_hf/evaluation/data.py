@@ -93,16 +93,9 @@ def check_records(records: Sequence[Mapping], required: Iterable[str], what: str
 
 
 def load_waveform(audio: Any, name: str = "audio") -> np.ndarray:
-    """16 kHz mono float32 from a path, encoded bytes, ``{"array", "sampling_rate"}`` or ``{"path", "bytes"}``."""
-    if isinstance(audio, Mapping):
-        if audio.get("array") is not None:
-            return load_audio(np.asarray(audio["array"]), audio.get("sampling_rate"), name=name)
-        if audio.get("bytes"):
-            return load_audio(audio["bytes"], name=name)
-        if audio.get("path"):
-            return load_audio(audio["path"], name=name)
-        raise ValueError(f"{name}: audio dict has none of 'array', 'bytes', 'path'")
-    return load_audio(audio, TARGET_SAMPLING_RATE, name=name)
+    """16 kHz mono float32 from a path, encoded bytes, a 16 kHz array, or a ``datasets`` audio dict
+    (``{"array", "sampling_rate"}`` or ``{"path", "bytes"}``; a dict's array needs its own rate)."""
+    return load_audio(audio, None if isinstance(audio, Mapping) else TARGET_SAMPLING_RATE, name=name)
 
 
 def audio_label(audio: Any) -> str | None:

@@ -233,7 +233,8 @@ def load_audio(
             audio = audio["path"]
         else:
             raise ValueError(
-                f"Audio dict with keys {sorted(audio)} has no 'array' (+ 'sampling_rate'), 'bytes' or 'path'."
+                f"{name or 'audio'}: the audio dict with keys {sorted(audio)} has no 'array' (+ 'sampling_rate'), "
+                "'bytes' or 'path'; pass one of them."
             )
     if isinstance(audio, (str, os.PathLike, bytes, bytearray)):
         if is_url(audio):
