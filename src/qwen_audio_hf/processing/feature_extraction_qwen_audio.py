@@ -96,7 +96,7 @@ class QwenAudioFeatureExtractor(WhisperFeatureExtractor):
 
     def load_clips(self, audio: Any, sampling_rate: int | None = None, allow_urls: bool = False) -> list[np.ndarray]:
         """Turn one clip or a list of clips (arrays, paths, URLs) into 16 kHz mono float32 waveforms (<= 30 s)."""
-        clips = _as_clip_list(audio)
+        clips = as_clip_list(audio)
         if not clips:
             raise ValueError("No audio given: pass one clip or a non-empty list of clips.")
         waveforms = []
@@ -160,7 +160,8 @@ def _processor_config_has_feature_extractor(directory: str) -> bool:
         return False
 
 
-def _as_clip_list(audio: Any) -> list:
+def as_clip_list(audio: Any) -> list:
+    """A list of clips: a list/tuple of clips as is, a list of plain numbers as ONE clip, anything else as one."""
     if isinstance(audio, (list, tuple)):
         if audio and all(isinstance(value, (int, float, np.number)) and not isinstance(value, bool) for value in audio):
             return [np.asarray(audio, dtype=np.float32)]  # one clip given as a list of samples

@@ -13,13 +13,16 @@ import os
 import re
 from typing import Any
 
-import numpy as np
 from transformers.feature_extraction_utils import BatchFeature
 from transformers.processing_utils import ProcessorMixin
 from transformers.utils.chat_template_utils import render_jinja_template
 
 from .audio_io import is_url, load_audio
-from .feature_extraction_qwen_audio import QwenAudioFeatureExtractor, _looks_like_original_checkpoint
+from .feature_extraction_qwen_audio import (
+    QwenAudioFeatureExtractor,
+    _looks_like_original_checkpoint,
+    as_clip_list,
+)
 from .special_tokens import AUDIO_END, AUDIO_PAD, AUDIO_START, IM_START
 from .tokenization_qwen_audio import QwenAudioTokenizer
 
@@ -194,9 +197,7 @@ class QwenAudioProcessor(ProcessorMixin):
 
     def _collect_audio_sources(self, texts, audio, sampling_rate):
         """(source, sampling_rate, name) for every span in reading order; placeholders take `audio` in order."""
-        clips = [] if audio is None else (list(audio) if isinstance(audio, (list, tuple)) else [audio])
-        if clips and all(isinstance(v, (int, float, np.number)) and not isinstance(v, bool) for v in clips):
-            clips = [np.asarray(clips, dtype=np.float32)]  # one clip given as a plain list of samples
+        clips = [] if audio is None else as_clip_list(audio)
         rates = sampling_rate if isinstance(sampling_rate, (list, tuple)) else [sampling_rate] * len(clips)
         if len(rates) != len(clips):
             raise ValueError(f"Got {len(rates)} sampling rates for {len(clips)} audio clips; pass one per clip.")
@@ -240,16 +241,14 @@ class QwenAudioProcessor(ProcessorMixin):
         if max_length is None:
             max_length = self.tokenizer.model_max_length
         side = getattr(self.tokenizer, "truncation_side", "right")
-        start_id = self.tokenizer.convert_tokens_to_ids(AUDIO_START)
-        end_id = self.tokenizer.convert_tokens_to_ids(AUDIO_END)
         truncated = []
         for index, row in enumerate(rows):
             if len(row) <= max_length:
                 truncated.append(row)
                 continue
             kept = range(len(row) - max_length, len(row)) if side == "left" else range(max_length)
-            starts = [i for i, token in enumerate(row) if token == start_id]
-            ends = [i for i, token in enumerate(row) if token == end_id]
+            starts = [i for i, token in enumerate(row) if token == self.audio_start_token_id]
+            ends = [i for i, token in enumerate(row) if token == self.audio_end_token_id]
             for span_start, span_end in zip(starts, ends):
                 if span_start not in kept or span_end not in kept:
                     needed = len(row) - min(starts) if side == "left" else max(ends) + 1
