@@ -235,17 +235,17 @@ class QwenAudioTokenizer(TokenizersBackend):
         kwargs.setdefault("model_max_length", DEFAULT_MODEL_MAX_LENGTH)
 
         tokenizer_object = kwargs.pop("tokenizer_object", None)
+        if tokenizer_object is None and tokenizer_file is not None and os.path.isfile(tokenizer_file):
+            tokenizer_object = Tokenizer.from_file(tokenizer_file)
         if tokenizer_object is not None:
+            check_special_token_ids(tokenizer_object)  # (build_backend_tokenizer checks what it builds)
             self._tokenizer = tokenizer_object
-        elif tokenizer_file is not None and os.path.isfile(tokenizer_file):
-            self._tokenizer = Tokenizer.from_file(tokenizer_file)
         else:
             if vocab_file is None:
                 vocab_file = packaged_vocab_file()
             elif not os.path.isfile(vocab_file):
                 raise ValueError(f"vocab_file {vocab_file!r} does not exist; pass the path of a qwen.tiktoken file.")
             self._tokenizer = build_backend_tokenizer(vocab_file)
-        check_special_token_ids(self._tokenizer)
         self.errors = errors
 
         named_tokens = {
