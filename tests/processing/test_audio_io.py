@@ -14,10 +14,7 @@ from qwen_audio_hf.processing.audio_io import (
     validate_sampling_rate,
 )
 
-
-def sine(freq, seconds, sampling_rate, amplitude=0.3):
-    t = np.arange(int(round(seconds * sampling_rate))) / sampling_rate
-    return (amplitude * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+from .signals import tone
 
 
 def dominant_frequency(waveform, sampling_rate):
@@ -27,7 +24,7 @@ def dominant_frequency(waveform, sampling_rate):
 
 @pytest.mark.parametrize("extension", ["wav", "flac", "ogg", "mp3"])
 def test_file_formats_decode_to_16k_mono(tmp_path, extension):
-    stereo = np.stack([sine(440, 1.5, 44100), sine(440, 1.5, 44100, 0.1)], axis=1)
+    stereo = np.stack([tone(1.5, 440, 44100), tone(1.5, 440, 44100, 0.1)], axis=1)
     path = tmp_path / f"clip.{extension}"
     soundfile.write(path, stereo, 44100)
     waveform = load_audio(str(path))
@@ -39,7 +36,7 @@ def test_file_formats_decode_to_16k_mono(tmp_path, extension):
 
 
 def test_wav_int16_matches_pcm_scaling(tmp_path):
-    pcm = (sine(300, 1.0, 16000) * 32767).astype(np.int16)
+    pcm = (tone(1.0, 300, 16000) * 32767).astype(np.int16)
     path = tmp_path / "pcm.wav"
     soundfile.write(path, pcm, 16000, subtype="PCM_16")
     np.testing.assert_array_equal(load_audio(path), pcm.astype(np.float32) / 32768.0)
@@ -47,30 +44,30 @@ def test_wav_int16_matches_pcm_scaling(tmp_path):
 
 
 def test_resampling_keeps_frequency():
-    waveform = load_audio(sine(1000, 2.0, 44100), sampling_rate=44100)
+    waveform = load_audio(tone(2.0, 1000, 44100), sampling_rate=44100)
     assert len(waveform) == 32000
     assert abs(dominant_frequency(waveform, 16000) - 1000) < 2
-    direct = sine(1000, 2.0, 16000)
+    direct = tone(2.0, 1000, 16000)
     core = slice(1000, -1000)  # ignore resampler edge effects
     assert np.abs(waveform[core] - direct[core]).max() < 0.01
 
 
 @pytest.mark.parametrize("layout", ["samples_channels", "channels_samples"])
 def test_downmix_averages_channels(layout):
-    left, right = sine(500, 1.0, 16000, 0.4), sine(500, 1.0, 16000, 0.2)
+    left, right = tone(1.0, 500, 16000, 0.4), tone(1.0, 500, 16000, 0.2)
     stacked = np.stack([left, right], axis=1 if layout == "samples_channels" else 0)
     np.testing.assert_allclose(load_audio(stacked, sampling_rate=16000), (left + right) / 2, atol=1e-7)
 
 
 def test_torch_tensor_and_list_inputs():
     torch = pytest.importorskip("torch")
-    clip = sine(200, 0.5, 16000)
+    clip = tone(0.5, 200, 16000)
     np.testing.assert_array_equal(load_audio(torch.from_numpy(clip), sampling_rate=16000), clip)
     np.testing.assert_allclose(load_audio(clip.tolist(), sampling_rate=16000), clip)
 
 
 def test_over_30_seconds_truncates_with_warning():
-    clip = sine(100, 33.0, 16000)
+    clip = tone(33.0, 100, 16000)
     with pytest.warns(UserWarning, match=r"33\.00 s long.*only the first 30 s are used"):
         waveform = load_audio(clip, sampling_rate=16000)
     np.testing.assert_array_equal(waveform, clip[:MAX_AUDIO_SAMPLES])
@@ -79,7 +76,7 @@ def test_over_30_seconds_truncates_with_warning():
 def test_exactly_30_seconds_does_not_warn():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert len(load_audio(sine(100, 30.0, 16000), sampling_rate=16000)) == MAX_AUDIO_SAMPLES
+        assert len(load_audio(tone(30.0, 100, 16000), sampling_rate=16000)) == MAX_AUDIO_SAMPLES
 
 
 @pytest.mark.parametrize(
@@ -137,20 +134,20 @@ def test_urls_require_opt_in():
 
 def test_encoded_bytes(tmp_path):
     path = tmp_path / "clip.flac"
-    soundfile.write(path, sine(700, 0.5, 22050), 22050)
+    soundfile.write(path, tone(0.5, 700, 22050), 22050)
     waveform = load_audio(path.read_bytes())
     assert len(waveform) == 8000 and abs(dominant_frequency(waveform, 16000) - 700) < 5
 
 
 def test_prepare_waveform_does_not_modify_input():
-    clip = (sine(440, 0.5, 16000) * 32767).astype(np.int16)
+    clip = (tone(0.5, 440, 16000) * 32767).astype(np.int16)
     before = clip.copy()
     prepare_waveform(clip, 16000)
     np.testing.assert_array_equal(clip, before)
 
 
 def test_datasets_style_dicts(tmp_path):
-    clip = sine(440, 1.0, 22050)
+    clip = tone(1.0, 440, 22050)
     expected = load_audio(clip, sampling_rate=22050)
     np.testing.assert_array_equal(load_audio({"array": clip, "sampling_rate": 22050}), expected)
     path = tmp_path / "clip.wav"

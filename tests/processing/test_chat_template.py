@@ -1,23 +1,13 @@
 """Chat template: ChatML rendering of Qwen-Audio-Chat and make_context-style tokenization."""
 
-import numpy as np
 import pytest
 import soundfile
 import torch
 
-from qwen_audio_hf.processing.feature_extraction_qwen_audio import QwenAudioFeatureExtractor
 from qwen_audio_hf.processing.processing_qwen_audio import QwenAudioProcessor
 from qwen_audio_hf.processing.special_tokens import AUDIO_END, AUDIO_PAD, AUDIO_START, IM_END_ID, IM_START_ID
-from qwen_audio_hf.processing.tokenization_qwen_audio import QwenAudioTokenizer
 
-def tone(seconds, freq=440.0, sampling_rate=16000):
-    t = np.arange(int(round(seconds * sampling_rate))) / sampling_rate
-    return (0.3 * np.sin(2 * np.pi * freq * t)).astype(np.float32)
-
-
-@pytest.fixture(scope="module")
-def processor():
-    return QwenAudioProcessor(QwenAudioFeatureExtractor(), QwenAudioTokenizer())
+from .signals import tone
 
 
 @pytest.fixture(scope="module")

@@ -13,10 +13,7 @@ from qwen_audio_hf.processing.feature_extraction_qwen_audio import (
 )
 from qwen_audio_hf.modeling import audio_token_counts
 
-
-def sine(freq, seconds, sampling_rate, amplitude=0.3):
-    t = np.arange(int(round(seconds * sampling_rate))) / sampling_rate
-    return (amplitude * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+from .signals import tone
 
 
 def reference_log_mel(waveform, extractor):
@@ -49,7 +46,7 @@ def test_span_length_formula(seconds, span):
 
 
 def test_outputs_shapes_masks_and_values(extractor):
-    clips = [sine(440, 1.0, 16000), sine(220, 3.0, 16000), sine(1000, 7.45, 16000)]
+    clips = [tone(1.0, 440, 16000), tone(3.0, 220, 16000), tone(7.45, 1000, 16000)]
     out = extractor(clips, sampling_rate=16000, return_tensors="np")
     assert set(out.keys()) == {"input_features", "feature_attention_mask"}
     assert out["input_features"].shape == (3, 80, 3000) and out["input_features"].dtype == np.float32
@@ -67,7 +64,7 @@ def test_mask_uses_floor_of_samples_over_hop(extractor):
 
 
 def test_batch_composition_does_not_change_features(extractor):
-    quiet, loud = sine(300, 2.0, 16000, 0.01), sine(300, 5.0, 16000, 0.9)
+    quiet, loud = tone(2.0, 300, 16000, 0.01), tone(5.0, 300, 16000, 0.9)
     alone = extractor(quiet, sampling_rate=16000)["input_features"][0]
     together = extractor([loud, quiet], sampling_rate=16000)["input_features"][1]
     np.testing.assert_array_equal(alone, together)
@@ -83,15 +80,15 @@ def test_over_30_seconds_warns_and_uses_first_30(extractor):
 
 
 def test_resampled_44k1_matches_native_16k_loosely(extractor):
-    native = extractor(sine(660, 2.0, 16000), sampling_rate=16000)["input_features"][0][:, :200]
-    resampled = extractor(sine(660, 2.0, 44100), sampling_rate=44100)["input_features"][0][:, :200]
+    native = extractor(tone(2.0, 660, 16000), sampling_rate=16000)["input_features"][0][:, :200]
+    resampled = extractor(tone(2.0, 660, 44100), sampling_rate=44100)["input_features"][0][:, :200]
     peak_bin = native[:, 20:180].mean(axis=1).argmax()
     assert resampled[:, 20:180].mean(axis=1).argmax() == peak_bin
     assert np.abs(native - resampled)[:, 20:180].mean() < 0.05
 
 
 def test_paths_and_arrays_mix(extractor, tmp_path):
-    clip = sine(500, 1.5, 16000)
+    clip = tone(1.5, 500, 16000)
     path = tmp_path / "clip.wav"
     soundfile.write(path, clip, 16000, subtype="FLOAT")
     out = extractor([str(path), clip], sampling_rate=16000)
@@ -100,7 +97,7 @@ def test_paths_and_arrays_mix(extractor, tmp_path):
 
 def test_array_without_sampling_rate_fails(extractor):
     with pytest.raises(ValueError, match="sampling_rate"):
-        extractor(sine(500, 1.0, 16000))
+        extractor(tone(1.0, 500, 16000))
 
 
 def test_empty_batch_fails(extractor):
@@ -110,7 +107,7 @@ def test_empty_batch_fails(extractor):
 
 def test_error_names_the_bad_clip(extractor):
     with pytest.raises(ValueError, match="audio #1 contains NaN"):
-        extractor([sine(500, 1.0, 16000), np.full(16000, np.nan)], sampling_rate=16000)
+        extractor([tone(1.0, 500, 16000), np.full(16000, np.nan)], sampling_rate=16000)
 
 
 def test_save_and_load_round_trip(extractor, tmp_path):
@@ -118,7 +115,7 @@ def test_save_and_load_round_trip(extractor, tmp_path):
     saved = json.loads((tmp_path / "preprocessor_config.json").read_text())
     assert saved["feature_extractor_type"] == "QwenAudioFeatureExtractor" and saved["feature_size"] == 80
     reloaded = QwenAudioFeatureExtractor.from_pretrained(tmp_path)
-    clip = sine(800, 1.0, 16000)
+    clip = tone(1.0, 800, 16000)
     np.testing.assert_array_equal(
         reloaded(clip, sampling_rate=16000)["input_features"], extractor(clip, sampling_rate=16000)["input_features"]
     )

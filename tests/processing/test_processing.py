@@ -14,18 +14,10 @@ from qwen_audio_hf.processing.processing_qwen_audio import QwenAudioProcessor
 from qwen_audio_hf.processing.special_tokens import AUDIO_END_ID, AUDIO_PAD_ID, AUDIO_START_ID, ENDOFTEXT_ID
 from qwen_audio_hf.processing.tokenization_qwen_audio import QwenAudioTokenizer, packaged_vocab_file
 
+from .signals import tone
+
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "original"
 ASR_TAGS = "<|startoftranscript|><|en|><|transcribe|><|en|><|notimestamps|><|wo_itn|>"
-
-
-def tone(seconds, freq=440.0, sampling_rate=16000, amplitude=0.3):
-    t = np.arange(int(round(seconds * sampling_rate))) / sampling_rate
-    return (amplitude * np.sin(2 * np.pi * freq * t)).astype(np.float32)
-
-
-@pytest.fixture(scope="module")
-def processor():
-    return QwenAudioProcessor(QwenAudioFeatureExtractor(), QwenAudioTokenizer())
 
 
 @pytest.fixture(scope="module")
