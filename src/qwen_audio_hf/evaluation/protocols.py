@@ -116,6 +116,14 @@ def _asr(name, language, paper):
     )
 
 
+def _srwt(language):
+    return Protocol(
+        "srwt", "srwt", "speech recognition with word timestamps, average absolute shift", 256,
+        lambda r: TaskPrompt.timestamped_asr(language), lambda rows, **kw: score_timestamps(rows, language),
+        "aas_ms", PAPER_RESULTS["srwt"],
+    )
+
+
 def _classifier(name, family, description, prompt, max_new_tokens, paper):
     return Protocol(name, family, description, max_new_tokens, lambda r: prompt(), score_accuracy, "accuracy", paper)
 
@@ -146,9 +154,7 @@ _PROTOCOLS = [
              PAPER_RESULTS["covost2"]),
     Protocol("clotho", "aac", "audio captioning, CIDEr / SPICE / SPIDEr (pycocoevalcap)", 30,
              lambda r: TaskPrompt.caption("clotho"), score_caption, "CIDEr", PAPER_RESULTS["clotho"]),
-    Protocol("srwt", "srwt", "speech recognition with word timestamps, average absolute shift", 256,
-             lambda r: TaskPrompt.timestamped_asr("zh"), lambda rows, **kw: score_timestamps(rows, "zh"), "aas_ms",
-             PAPER_RESULTS["srwt"]),
+    _srwt("zh"),
     _classifier("cochlscene", "asc", "acoustic scene classification, exact-match accuracy", TaskPrompt.scene, 10,
                 PAPER_RESULTS["cochlscene"]),
     _classifier("tut2017", "asc", "acoustic scene classification, exact-match accuracy", TaskPrompt.scene, 10,
@@ -192,7 +198,5 @@ def get_protocol(task: str, language: str | None = None) -> Protocol:
     if protocol.family == "asr":
         return _asr(protocol.name, language, protocol.paper)
     if protocol.family == "srwt":
-        return Protocol(protocol.name, "srwt", protocol.description, protocol.max_new_tokens,
-                        lambda r: TaskPrompt.timestamped_asr(language),
-                        lambda rows, **kw: score_timestamps(rows, language), protocol.headline, protocol.paper)
+        return _srwt(language)
     raise ValueError(f"--language applies to the asr and srwt protocols only, not {protocol.name!r}")
