@@ -14,6 +14,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..processing.audio_io import TARGET_SAMPLING_RATE
+from ..processing.special_tokens import ENDOFTEXT
 from .data import audio_label, check_records, load_records, load_waveform
 from .protocols import Protocol, get_protocol
 
@@ -36,7 +38,7 @@ def greedy_generation_config(tokenizer, max_new_tokens: int):
     """The original's decoding settings as a fresh ``GenerationConfig`` (no sampling defaults inherited)."""
     from transformers import GenerationConfig
 
-    end_id = tokenizer.convert_tokens_to_ids("<|endoftext|>")
+    end_id = tokenizer.convert_tokens_to_ids(ENDOFTEXT)
     return GenerationConfig(
         do_sample=False,
         num_beams=1,
@@ -50,7 +52,7 @@ def greedy_generation_config(tokenizer, max_new_tokens: int):
 
 def decode_new_tokens(tokenizer, new_tokens) -> list[str]:
     """Cut each row at its first ``<|endoftext|>`` and decode it with the special tokens kept, stripped."""
-    end_id = tokenizer.convert_tokens_to_ids("<|endoftext|>")
+    end_id = tokenizer.convert_tokens_to_ids(ENDOFTEXT)
     texts = []
     for row in new_tokens.tolist():
         row = row[: row.index(end_id)] if end_id in row else row
@@ -82,10 +84,8 @@ def generate_responses(
         batch = records[start : start + batch_size]
         texts = [protocol.prompt_text(record) for record in batch]
         audio = [load_waveform(r["audio"], name=f"audio of record {start + i}") for i, r in enumerate(batch)]
-        inputs = processor(text=texts, audio=audio, sampling_rate=16000, padding=True, padding_side="left",
-                           return_tensors="pt").to(device)
-        if "input_features" in inputs:
-            inputs["input_features"] = inputs["input_features"].to(model.dtype)
+        inputs = processor(text=texts, audio=audio, sampling_rate=TARGET_SAMPLING_RATE, padding=True,
+                           padding_side="left", return_tensors="pt").to(device)  # the encoder casts the features
         with torch.inference_mode():
             output = model.generate(**inputs, generation_config=config)
         responses.extend(decode_new_tokens(processor.tokenizer, output[:, inputs["input_ids"].shape[1] :]))
