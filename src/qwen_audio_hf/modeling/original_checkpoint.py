@@ -18,7 +18,8 @@ from typing import Any
 from transformers import PretrainedConfig
 from transformers.core_model_loading import Chunk, WeightConverter, WeightRenaming
 
-from .configuration_qwen_audio import AUDIO_TOKEN_ID, ENDOFTEXT_TOKEN_ID
+from ..processing.special_tokens import ENDOFTEXT_ID, IM_END_ID, IM_START_ID
+from .configuration_qwen_audio import AUDIO_START_TOKEN_ID, AUDIO_TOKEN_ID, ENDOFTEXT_TOKEN_ID
 
 ORIGINAL_MODEL_TYPE = "qwen"
 
@@ -83,7 +84,7 @@ def translate_original_config(config_dict: dict[str, Any]) -> dict[str, Any]:
     _require(config_dict.get("rotary_pct", 1.0) == 1.0, "rotary_pct != 1 (partial rotary)")
     _require(config_dict.get("no_bias", True), "no_bias=false (biased MLP / output projection)")
     _require(head_dim * num_heads == hidden_size, "kv_channels * num_attention_heads != hidden_size")
-    start_id = audio.get("audio_start_id", 155163)
+    start_id = audio.get("audio_start_id", AUDIO_START_TOKEN_ID)
     d_model = audio["n_state"]
     text_config = {
         "model_type": "qwen_audio_text",
@@ -171,7 +172,7 @@ def original_layout_loading(pretrained_model_name_or_path, kwargs: dict[str, Any
         _LOADING_ORIGINAL_LAYOUT.reset(token)
 
 
-CHAT_STOP_TOKEN_IDS = [151645, 151644, 151643]  # <|im_end|>, <|im_start|>, <|endoftext|>
+CHAT_STOP_TOKEN_IDS = [IM_END_ID, IM_START_ID, ENDOFTEXT_ID]
 _ORIGINAL_ONLY_GENERATION_KEYS = ("chat_format", "stop_words_ids", "max_window_size")
 
 
