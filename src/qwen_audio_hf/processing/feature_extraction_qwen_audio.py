@@ -132,14 +132,25 @@ class QwenAudioFeatureExtractor(WhisperFeatureExtractor):
 
     def extract(self, waveforms: list[np.ndarray], return_tensors: str | None = None, device: str = "cpu"):
         """Features for already-loaded 16 kHz mono float32 waveforms of at most 30 s each."""
-        padded = np.zeros((len(waveforms), self.n_samples), dtype=np.float32)
+        waveforms = [np.asarray(waveform, dtype=np.float32)[: self.n_samples] for waveform in waveforms]
+        # Frames whose STFT window lies wholly in the zero padding have zero power (log-mel floor -10 before the
+        # per-clip normalisation): compute the spectrogram only up to them and fill the rest (same numbers).
+        longest = max((waveform.shape[0] for waveform in waveforms), default=0)
+        computed = min(self.n_samples, (longest // self.hop_length + 4) * self.hop_length)
+        if self.dither:
+            computed = self.n_samples
+        padded = np.zeros((len(waveforms), computed), dtype=np.float32)
         mask = np.zeros((len(waveforms), self.nb_max_frames), dtype=np.int64)
         for row, waveform in enumerate(waveforms):
-            waveform = np.asarray(waveform, dtype=np.float32)[: self.n_samples]
             padded[row, : waveform.shape[0]] = waveform
             mask[row, : waveform.shape[0] // self.hop_length] = 1
-        features = self._torch_extract_fbank_features(padded, device)
-        data = {"input_features": np.asarray(features, dtype=np.float32), "feature_attention_mask": mask}
+        head = np.asarray(self._torch_extract_fbank_features(padded, device), dtype=np.float32)
+        features = np.empty((len(waveforms), self.feature_size, self.nb_max_frames), dtype=np.float32)
+        features[..., : head.shape[-1]] = head
+        if head.shape[-1] < self.nb_max_frames:
+            log_max = 4.0 * head.max(axis=(1, 2), keepdims=True) - 4.0  # undo (x + 4) / 4 of the clip's maximum
+            features[..., head.shape[-1] :] = (np.maximum(np.float32(-10.0), log_max - 8.0) + 4.0) / 4.0
+        data = {"input_features": features, "feature_attention_mask": mask}
         return BatchFeature(data, tensor_type=return_tensors)
 
     @staticmethod
