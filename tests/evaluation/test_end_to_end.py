@@ -14,9 +14,10 @@ from qwen_audio_hf.cli import main as cli_main
 from qwen_audio_hf.evaluation import PROTOCOLS, evaluate, generate_responses, score_predictions
 from qwen_audio_hf.evaluation.data import load_predictions
 from qwen_audio_hf.evaluation.runner import _shard, greedy_generation_config
-from qwen_audio_hf.modeling import QwenAudioConfig, QwenAudioForConditionalGeneration
 from qwen_audio_hf.processing import QwenAudioFeatureExtractor, QwenAudioProcessor
 from qwen_audio_hf.processing.tokenization_qwen_audio import QwenAudioTokenizer
+
+from .tiny_model import tiny_eval_model
 
 MAX_NEW_TOKENS = 6  # short decoding keeps the random model fast; the protocols' own lengths are tested below
 
@@ -37,12 +38,7 @@ def processor():
 
 @pytest.fixture(scope="module")
 def model():
-    torch.manual_seed(0)
-    config = QwenAudioConfig(
-        audio_config=dict(d_model=32, encoder_layers=1, encoder_attention_heads=2, encoder_ffn_dim=64),
-        text_config=dict(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64),
-    )
-    return QwenAudioForConditionalGeneration(config).eval()
+    return tiny_eval_model(seed=0)
 
 
 @pytest.fixture(scope="module")

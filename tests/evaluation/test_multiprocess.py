@@ -13,9 +13,10 @@ import torch
 
 from qwen_audio_hf.evaluation import evaluate
 from qwen_audio_hf.evaluation.data import load_predictions
-from qwen_audio_hf.modeling import QwenAudioConfig, QwenAudioForConditionalGeneration
 from qwen_audio_hf.processing import QwenAudioFeatureExtractor, QwenAudioProcessor
 from qwen_audio_hf.processing.tokenization_qwen_audio import QwenAudioTokenizer
+
+from .tiny_model import tiny_eval_model
 
 
 def _run(args, cwd):
@@ -27,12 +28,7 @@ def _run(args, cwd):
 
 @pytest.mark.slow
 def test_two_processes_give_the_single_process_predictions(tmp_path):
-    torch.manual_seed(0)
-    config = QwenAudioConfig(
-        audio_config=dict(d_model=32, encoder_layers=1, encoder_attention_heads=2, encoder_ffn_dim=64),
-        text_config=dict(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64),
-    )
-    model = QwenAudioForConditionalGeneration(config).eval()
+    model = tiny_eval_model(seed=0)
     processor = QwenAudioProcessor(QwenAudioFeatureExtractor(), QwenAudioTokenizer())
     model.save_pretrained(tmp_path / "model")
     processor.save_pretrained(tmp_path / "model")
