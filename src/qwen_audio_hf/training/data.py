@@ -100,7 +100,7 @@ def audio_num_samples(value: Any) -> int:
     if kind == "array":
         array, rate = source
         if array.ndim == 0 or array.size == 0:
-            raise ValueError("audio array is empty.")
+            raise ValueError("audio array is empty; give at least 30 ms of samples or drop the row.")
         frames, rate = max(array.shape) if array.ndim > 1 else array.shape[0], audio_io.validate_sampling_rate(rate)
     else:
         import soundfile
@@ -187,12 +187,12 @@ def _template_messages(messages: Any) -> tuple[list[dict], list[Any]]:
             kind = item.get("type") if isinstance(item, Mapping) else None
             if kind == "audio":
                 if turn["role"] != "user":
-                    raise ValueError("audio items are only supported in user messages.")
+                    raise ValueError("audio items are only supported in user messages; move the audio to a user turn.")
                 audios.append(_message_audio(item))
                 items.append({"type": "audio", "path": f"audio{len(audios)}"})
             elif kind == "text":
                 if item.get("text") is None:
-                    raise ValueError("text item has no 'text'.")
+                    raise ValueError("text item has no 'text'; write it as {'type': 'text', 'text': ...}.")
                 items.append({"type": "text", "text": item["text"]})
             elif isinstance(item, Mapping) and item.get("text") is not None and kind is None:
                 items.append({"type": "text", "text": item["text"]})
@@ -239,7 +239,7 @@ def read_jsonl(path: str | os.PathLike) -> list[dict]:
     """Read a jsonl file into a list of dicts (audio paths untouched)."""
     path = os.fspath(path)
     if not os.path.isfile(path):
-        raise ValueError(f"dataset file {path!r} does not exist.")
+        raise ValueError(f"dataset file {path!r} does not exist; check the path (relative to {os.getcwd()!r}).")
     rows = []
     with open(path, encoding="utf-8") as handle:
         for number, line in enumerate(handle, start=1):
