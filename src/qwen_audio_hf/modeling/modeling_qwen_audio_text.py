@@ -87,7 +87,6 @@ class QwenAudioTextAttention(Qwen2Attention):
         query_scale: torch.Tensor | None = None,
         **kwargs,
     ):
-        kwargs.pop("past_key_values", None)
         input_shape = hidden_states.shape[:-1]
         hidden_shape = (*input_shape, -1, self.head_dim)
         query_states = self.q_proj(hidden_states).view(hidden_shape).transpose(1, 2)
