@@ -31,18 +31,21 @@ def audio_span_length(mel_frames: int) -> int:
     return int(audio_token_counts(int(mel_frames))) + 2
 
 
+def _read_json_object(path: str) -> dict:
+    """The JSON object in ``path``; ``{}`` when the file is missing, unreadable or not an object."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
 def _looks_like_original_checkpoint(directory: str) -> bool:
     """True for an original Qwen-Audio hub directory (remote-code layout without a preprocessor config)."""
-    config_path = os.path.join(directory, "config.json")
     if os.path.isfile(os.path.join(directory, "mel_filters.npz")):
         return True
-    if not os.path.isfile(config_path):
-        return False
-    try:
-        with open(config_path, encoding="utf-8") as handle:
-            config = json.load(handle)
-    except (OSError, ValueError):
-        return False
+    config = _read_json_object(os.path.join(directory, "config.json"))
     return config.get("model_type") == "qwen" and isinstance(config.get("audio"), dict)
 
 
@@ -161,14 +164,7 @@ class QwenAudioFeatureExtractor(WhisperFeatureExtractor):
 
 
 def _processor_config_has_feature_extractor(directory: str) -> bool:
-    path = os.path.join(directory, "processor_config.json")
-    if not os.path.isfile(path):
-        return False
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return "feature_extractor" in json.load(handle)
-    except (OSError, ValueError):
-        return False
+    return "feature_extractor" in _read_json_object(os.path.join(directory, "processor_config.json"))
 
 
 def as_clip_list(audio: Any) -> list:
