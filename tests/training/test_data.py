@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from qwen_audio_hf.training import QwenAudioDataCollator, load_pretraining_data, load_sft_data
-from qwen_audio_hf.training.data import audio_span_length, pretraining_segments, sft_segments
+from qwen_audio_hf.processing.feature_extraction_qwen_audio import audio_span_length, mel_frames_for_samples
+from qwen_audio_hf.training.data import pretraining_segments, sft_segments
 
 from .conftest import ASR_TAGS, pretraining_rows, write_clip
 
@@ -26,8 +27,11 @@ def test_jsonl_resolves_paths_and_length_matches_collated_rows(processor, clips,
 
 
 def test_audio_span_length_matches_spec():
-    assert audio_span_length(3 * 16000) == 77  # 3 s clip -> span 77
-    assert audio_span_length(40 * 16000) == audio_span_length(30 * 16000)
+    def span(num_samples):
+        return audio_span_length(mel_frames_for_samples(num_samples))
+
+    assert span(3 * 16000) == 77  # 3 s clip -> span 77
+    assert span(40 * 16000) == span(30 * 16000)
 
 
 def test_pretraining_segments_supervise_target_and_end_token():

@@ -38,8 +38,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 
 from ..processing import audio_io
-from ..processing.feature_extraction_qwen_audio import audio_span_length as mel_span_length
-from ..processing.feature_extraction_qwen_audio import mel_frames_for_samples
+from ..processing.feature_extraction_qwen_audio import audio_span_length, mel_frames_for_samples
 from ..processing.special_tokens import AUDIO_END, AUDIO_START, ENDOFTEXT, IM_END, IM_START
 
 AUDIO_PLACEHOLDER = AUDIO_START + AUDIO_END
@@ -54,11 +53,6 @@ Segment = tuple  # (text: str, supervised: bool)
 
 
 # --------------------------------------------------------------------------------------------- audio
-def audio_span_length(num_samples: int) -> int:
-    """Tokens of the ``<audio>…</audio>`` span (inclusive) for a 16 kHz clip of ``num_samples`` samples."""
-    return mel_span_length(mel_frames_for_samples(num_samples))
-
-
 def resolve_audio(value: Any, base_dir: str | None = None) -> Any:
     """Make a path-like audio value absolute against ``base_dir``; other values pass through."""
     if isinstance(value, (str, os.PathLike)):
@@ -361,7 +355,7 @@ def row_length(row: Mapping[str, Any], processor: Any) -> int:
             )
         if samples < audio_io.MIN_AUDIO_SAMPLES:
             raise ValueError(f"audio is {samples} samples long; Qwen-Audio needs at least 30 ms.")
-        spans += audio_span_length(samples) - 2
+        spans += audio_span_length(mel_frames_for_samples(samples)) - 2
     return text_tokens + spans
 
 
@@ -411,7 +405,6 @@ def load_sft_data(source: Any, processor: Any, *, max_length: int | None = None,
 __all__ = [
     "AUDIO_PLACEHOLDER",
     "audio_num_samples",
-    "audio_span_length",
     "load_pretraining_data",
     "load_sft_data",
     "load_waveform",
