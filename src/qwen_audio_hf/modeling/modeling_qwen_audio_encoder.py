@@ -175,10 +175,6 @@ class QwenAudioEncoder(QwenAudioEncoderPreTrainedModel):
     def get_input_embeddings(self) -> nn.Module:
         return self.conv1
 
-    def _freeze_parameters(self):
-        for param in self.parameters():
-            param.requires_grad = False
-
     def forward(
         self,
         input_features: torch.Tensor,
