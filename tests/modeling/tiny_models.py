@@ -39,7 +39,7 @@ def audio_features(mel_frames: int, seed: int = 0) -> tuple[torch.Tensor, torch.
 
 
 def audio_span(mel_frames: int) -> list[int]:
-    count = int(audio_token_counts(torch.tensor(mel_frames)))
+    count = audio_token_counts(mel_frames)
     return [AUDIO_START] + [AUDIO_PAD] * count + [AUDIO_END]
 
 
