@@ -23,6 +23,7 @@ from transformers import Qwen2AudioConfig, Qwen2AudioForConditionalGeneration
 from transformers.masking_utils import create_bidirectional_mask
 
 from qwen_audio_hf import QwenAudioConfig, QwenAudioForConditionalGeneration
+from qwen_audio_hf.modeling.modeling_qwen_audio_encoder import audio_token_counts
 
 SAMPLE_RATE = 16000
 HOP = 160
@@ -37,12 +38,6 @@ SIZES = {
 VOCAB = 155947
 AUDIO_PAD, AUDIO_START, AUDIO_END = 151851, 155163, 155164
 QWEN2_AUDIO_TOKEN = 151646  # any id inside the vocabulary works for a random-weight model
-
-
-def span_tokens(num_frames: int) -> int:
-    """Audio tokens after the conv stem and 2x pooling (excluding bos/eos)."""
-    t_cnn = (num_frames - 1) // 2 + 1
-    return (t_cnn - 2) // 2 + 1
 
 
 def build_ours(size: dict, attn: str, dtype, device):
@@ -103,7 +98,7 @@ def make_batch(kind: str, seconds: float, batch: int, prompt_len: int, device, d
     mask = torch.zeros(batch, MAX_FRAMES, dtype=torch.long, device=device)
     mask[:, :frames] = 1
     text = torch.randint(0, 150000, (batch, prompt_len), device=device)
-    n_audio = span_tokens(frames)
+    n_audio = audio_token_counts(frames)
     if kind == "ours":
         audio = [AUDIO_START] + [AUDIO_PAD] * n_audio + [AUDIO_END]
     else:

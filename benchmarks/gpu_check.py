@@ -13,6 +13,7 @@ import tempfile
 import torch
 
 from qwen_audio_hf import QwenAudioConfig, QwenAudioForConditionalGeneration
+from qwen_audio_hf.modeling.modeling_qwen_audio_encoder import audio_token_counts
 
 AUDIO_PAD, AUDIO_START, AUDIO_END = 151851, 155163, 155164
 
@@ -30,8 +31,7 @@ def small_config(attn: str) -> QwenAudioConfig:
 
 
 def audio_prompt(frames: int, text_len: int, generator) -> list[int]:
-    t_cnn = (frames - 1) // 2 + 1
-    tokens = (t_cnn - 2) // 2 + 1
+    tokens = audio_token_counts(frames)
     text = torch.randint(0, 150000, (text_len,), generator=generator).tolist()
     return [AUDIO_START] + [AUDIO_PAD] * tokens + [AUDIO_END] + text
 
