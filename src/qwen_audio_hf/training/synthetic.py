@@ -22,6 +22,7 @@ CLIP_SECONDS = 1.0
 TASKS = ("note_analysis", "beep_counting", "event_timestamps", "noise_colour")
 NOTE_PITCHES = (57, 60, 63, 66, 69, 72, 75, 78)
 MAX_BEEPS = 4
+BEEP_HZ, BEEP_LEVEL = 1000.0, 0.6  # identical beeps: the count is in how many there are, nothing else
 EVENT_ONSETS = (0.1, 0.3, 0.5)
 EVENT_DURATIONS = (0.2, 0.4)
 NOISE_COLOURS = ("white", "pink", "brown", "blue")
@@ -83,7 +84,7 @@ def make_note(rng: np.random.Generator) -> Dict:
 
 
 def make_beeps(rng: np.random.Generator) -> Dict:
-    """1..MAX_BEEPS separated beeps at random places; the label is the count."""
+    """1..MAX_BEEPS identical, separated beeps at random places over faint noise; the label is the count."""
     count = int(rng.integers(1, MAX_BEEPS + 1))
     n = _num_samples(CLIP_SECONDS)
     beep_len, gap = _num_samples(0.08), _num_samples(0.08)
@@ -91,11 +92,10 @@ def make_beeps(rng: np.random.Generator) -> Dict:
     free = n - count * beep_len - (count + 1) * gap
     extra = np.sort(rng.uniform(0, free, size=count))
     audio = 0.01 * rng.standard_normal(n)
-    frequency = rng.uniform(800.0, 1600.0)
-    beep = _tone(frequency, beep_len) * _fade(beep_len, 80)
+    beep = BEEP_LEVEL * _tone(BEEP_HZ, beep_len) * _fade(beep_len, 80)
     for i in range(count):
         start = gap + i * (beep_len + gap) + int(extra[i])
-        audio[start : start + beep_len] += rng.uniform(0.4, 0.8) * beep
+        audio[start : start + beep_len] += beep
     return {"task": "beep_counting", "audio": audio.astype(np.float32), "count": count, "label": str(count)}
 
 
