@@ -56,9 +56,9 @@ class DemoSettings:
     text_layers: int = 2
     audio_d_model: int = 64
     audio_layers: int = 2
-    pretrain_steps: int = 200
+    pretrain_steps: int = 250
     pretrain_learning_rate: float = 3e-3
-    sft_steps: int = 60
+    sft_steps: int = 160
     sft_learning_rate: float = 5e-3
     lora_rank: int = 16
     batch_size: int = 16
