@@ -149,15 +149,22 @@ def prepare_waveform(
     return truncate_to_max_length(waveform, name, max_samples)
 
 
+# Optional decoders sit in try blocks: transformers' remote-code import check then does not demand them.
 def _decode_with_soundfile(source) -> tuple[np.ndarray, int]:
-    import soundfile
+    try:
+        import soundfile
+    except ImportError as error:
+        raise ImportError("Reading audio files needs the soundfile package: pip install soundfile.") from error
 
     data, sampling_rate = soundfile.read(source, dtype="float32", always_2d=True)
     return data, sampling_rate
 
 
 def _decode_with_librosa(path: str) -> tuple[np.ndarray, int]:
-    import librosa
+    try:
+        import librosa
+    except ImportError as error:
+        raise ImportError("Decoding this audio format needs librosa: pip install librosa (or convert to wav/flac).") from error
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
