@@ -5,11 +5,13 @@ multitask pretraining on tagged prompts -> LoRA SFT on chat conversations -> sav
 reload through AutoModelForCausalLM / AutoProcessor -> held-out accuracy per task, for the real audio and for
 the same model with its audio features zeroed -> DIR/metrics.json and a few sample generations.
 
-Deviations from the paper, on purpose: the demo's language model starts random, so its pretraining stage trains
-the language model's layers too (the `pretrain` recipe freezes the whole LM by default, as in the paper). The
-155947-row token embedding (tied with the LM head) stays at its random initialisation throughout: updating it
-would cost more CPU time than the rest of the model together. Everything else goes through the package's own
-recipes, collator, processor, export and Auto classes.
+Choices that let a random tiny model learn on a CPU in minutes (the recipes' defaults stay the paper's): the
+language model starts random, so pretraining trains its layers too (`recipes.pretrain(trainable_modules=...)`; the
+paper freezes a pretrained LLM); the 155947-row token table (tied with the LM head) stays at its random
+initialisation, since updating it would cost more CPU time than the rest of the model together; initial weights
+use std 1/sqrt(width) instead of 0.02; the collator is wrapped so that the LM head only runs where tokens are
+supervised (`SupervisedWindowCollator`, same loss). Everything else goes through the package's own recipes,
+collator, processor, export and Auto classes.
 """
 
 from __future__ import annotations
@@ -151,9 +153,8 @@ def pretraining_rows(examples: Sequence[Dict]) -> List[Dict]:
     """Rows of the pretraining schema (`training/data.py`): audio, tag fields, target."""
     rows = []
     for example in examples:
-        fields = {k: v for k, v in asdict(task_prompt(example)).items() if v is not None and v != ""}
-        suffix = asdict(task_prompt(example)).get("suffix") or ""
-        fields.pop("suffix", None)
+        fields = {k: v for k, v in asdict(task_prompt(example)).items() if v is not None}
+        suffix = fields.pop("suffix", "")
         rows.append({"audio": _audio_value(example), "tags": fields, "prompt": suffix, "target": tagged_target(example)})
     return rows
 
