@@ -15,8 +15,6 @@ Results are printed as a table and, with --output, written as JSON.
 
 import argparse
 import json
-import statistics
-import time
 
 import torch
 from transformers import Qwen2AudioConfig, Qwen2AudioForConditionalGeneration
@@ -25,75 +23,56 @@ from transformers.masking_utils import create_bidirectional_mask
 from qwen_audio_hf import QwenAudioConfig, QwenAudioForConditionalGeneration
 from qwen_audio_hf.modeling.modeling_qwen_audio_encoder import audio_token_counts
 
-SAMPLE_RATE = 16000
-HOP = 160
-MAX_FRAMES = 3000
+from _common import (  # benchmarks/_common.py
+    AUDIO_END,
+    AUDIO_PAD,
+    AUDIO_START,
+    MAX_FRAMES,
+    SIZES,
+    VOCAB,
+    add_common_arguments,
+    mel_frames,
+    print_row,
+    timed,
+)
 
-# Sizes: "full" is Qwen-Audio's (Whisper-large-v2 encoder + Qwen-7B decoder).
-SIZES = {
-    "tiny": dict(d_model=64, enc_layers=2, enc_heads=4, hidden=128, layers=2, heads=4, inter=256),
-    "small": dict(d_model=384, enc_layers=4, enc_heads=6, hidden=512, layers=4, heads=8, inter=1376),
-    "full": dict(d_model=1280, enc_layers=32, enc_heads=20, hidden=4096, layers=32, heads=32, inter=11008),
-}
-VOCAB = 155947
-AUDIO_PAD, AUDIO_START, AUDIO_END = 151851, 155163, 155164
 QWEN2_AUDIO_TOKEN = 151646  # any id inside the vocabulary works for a random-weight model
 
 
-def build_ours(size: dict, attn: str, dtype, device):
-    config = QwenAudioConfig(
-        audio_config=dict(
-            num_mel_bins=80,
-            d_model=size["d_model"],
-            encoder_layers=size["enc_layers"],
-            encoder_attention_heads=size["enc_heads"],
-            encoder_ffn_dim=4 * size["d_model"],
-        ),
-        text_config=dict(
-            model_type="qwen_audio_text",
-            vocab_size=VOCAB,
-            hidden_size=size["hidden"],
-            num_hidden_layers=size["layers"],
-            num_attention_heads=size["heads"],
-            num_key_value_heads=size["heads"],
-            intermediate_size=size["inter"],
-        ),
+def build(kind: str, size: dict, attn: str, dtype, device):
+    """A random-weight model of the given size: this package's QwenAudio or transformers' Qwen2-Audio."""
+    audio = dict(
+        num_mel_bins=80,
+        d_model=size["d_model"],
+        encoder_layers=size["enc_layers"],
+        encoder_attention_heads=size["enc_heads"],
+        encoder_ffn_dim=4 * size["d_model"],
     )
+    text = dict(
+        vocab_size=VOCAB,
+        hidden_size=size["hidden"],
+        num_hidden_layers=size["layers"],
+        num_attention_heads=size["heads"],
+        num_key_value_heads=size["heads"],
+        intermediate_size=size["inter"],
+    )
+    if kind == "ours":
+        config = QwenAudioConfig(audio_config=audio, text_config=dict(model_type="qwen_audio_text", **text))
+        model_class = QwenAudioForConditionalGeneration
+    else:
+        config = Qwen2AudioConfig(
+            audio_config=audio, text_config=dict(model_type="qwen2", **text), audio_token_index=QWEN2_AUDIO_TOKEN
+        )
+        model_class = Qwen2AudioForConditionalGeneration
     config._attn_implementation = attn
     with torch.device(device):
-        model = QwenAudioForConditionalGeneration(config)
-    return model.to(dtype).eval()
-
-
-def build_qwen2_audio(size: dict, attn: str, dtype, device):
-    config = Qwen2AudioConfig(
-        audio_config=dict(
-            num_mel_bins=80,
-            d_model=size["d_model"],
-            encoder_layers=size["enc_layers"],
-            encoder_attention_heads=size["enc_heads"],
-            encoder_ffn_dim=4 * size["d_model"],
-        ),
-        text_config=dict(
-            model_type="qwen2",
-            vocab_size=VOCAB,
-            hidden_size=size["hidden"],
-            num_hidden_layers=size["layers"],
-            num_attention_heads=size["heads"],
-            num_key_value_heads=size["heads"],
-            intermediate_size=size["inter"],
-        ),
-        audio_token_index=QWEN2_AUDIO_TOKEN,
-    )
-    config._attn_implementation = attn
-    with torch.device(device):
-        model = Qwen2AudioForConditionalGeneration(config)
+        model = model_class(config)
     return model.to(dtype).eval()
 
 
 def make_batch(kind: str, seconds: float, batch: int, prompt_len: int, device, dtype):
     """Random log-mel features plus token ids laid out the way each model expects."""
-    frames = min(int(seconds * SAMPLE_RATE) // HOP, MAX_FRAMES)
+    frames = mel_frames(seconds)
     features = torch.randn(batch, 80, MAX_FRAMES, device=device, dtype=dtype)
     mask = torch.zeros(batch, MAX_FRAMES, dtype=torch.long, device=device)
     mask[:, :frames] = 1
@@ -111,23 +90,6 @@ def make_batch(kind: str, seconds: float, batch: int, prompt_len: int, device, d
         input_features=features,
         feature_attention_mask=mask,
     )
-
-
-def timed(fn, repeats: int, device) -> float:
-    """Median wall time in milliseconds over `repeats` runs after one warm-up."""
-    def sync():
-        if torch.device(device).type == "cuda":
-            torch.cuda.synchronize()
-
-    fn()
-    sync()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        sync()
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
 
 
 def encoder_call(kind, model, batch):
@@ -160,8 +122,8 @@ def run(args):
     dtype = getattr(torch, args.dtype)
     size = SIZES[args.size]
     rows = []
-    for kind, builder in (("ours", build_ours), ("qwen2_audio", build_qwen2_audio)):
-        model = builder(size, args.attn, dtype, args.device)
+    for kind in ("ours", "qwen2_audio"):
+        model = build(kind, size, args.attn, dtype, args.device)
         for batch_size in args.batch_sizes:
             for seconds in args.seconds:
                 batch = make_batch(kind, seconds, batch_size, args.prompt_len, args.device, dtype)
@@ -169,11 +131,7 @@ def run(args):
                 e2e_ms = timed(generate_call(model, batch, args.new_tokens), max(1, args.repeats // 2), args.device)
                 row = dict(model=kind, batch=batch_size, seconds=seconds, encoder_ms=enc_ms, end_to_end_ms=e2e_ms)
                 rows.append(row)
-                print(
-                    f"{kind:12s} batch={batch_size:2d} clip={seconds:5.1f}s  encoder {enc_ms:9.1f} ms"
-                    f"  prefill+{args.new_tokens} greedy {e2e_ms:9.1f} ms",
-                    flush=True,
-                )
+                print_row(kind, batch_size, seconds, enc_ms, e2e_ms, args.new_tokens)
         del model
         if torch.device(args.device).type == "cuda":
             torch.cuda.empty_cache()
@@ -182,16 +140,8 @@ def run(args):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", choices=sorted(SIZES), default="small")
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
+    add_common_arguments(parser)
     parser.add_argument("--attn", default="sdpa", choices=["eager", "sdpa", "flash_attention_2"])
-    parser.add_argument("--seconds", type=float, nargs="+", default=[2, 5, 10, 30])
-    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 8])
-    parser.add_argument("--prompt-len", type=int, default=16)
-    parser.add_argument("--new-tokens", type=int, default=32)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--output", help="write the results as JSON here")
     args = parser.parse_args()
     torch.manual_seed(0)
     rows = run(args)

@@ -13,22 +13,23 @@ import argparse
 import importlib
 import json
 import os
-import statistics
 import sys
 import tempfile
-import time
 
 import torch
 
-SIZES = {
-    "tiny": dict(d_model=64, enc_layers=2, enc_heads=4, hidden=128, layers=2, heads=4, inter=256),
-    "small": dict(d_model=384, enc_layers=4, enc_heads=6, hidden=512, layers=4, heads=8, inter=1376),
-    "full": dict(d_model=1280, enc_layers=32, enc_heads=20, hidden=4096, layers=32, heads=32, inter=11008),
-}
-VOCAB = 155947
-AUDIO_PAD, AUDIO_START, AUDIO_END = 151851, 155163, 155164
-MAX_FRAMES = 3000
-
+from _common import (  # benchmarks/_common.py
+    AUDIO_END,
+    AUDIO_PAD,
+    AUDIO_START,
+    MAX_FRAMES,
+    SIZES,
+    VOCAB,
+    add_common_arguments,
+    mel_frames,
+    print_row,
+    timed,
+)
 
 def import_original(code_dir: str):
     """Import the original files as a package (they use relative imports)."""
@@ -67,8 +68,8 @@ def build(code_dir: str, size: dict, dtype: str, device: str):
 
 
 def make_inputs(seconds: float, batch: int, prompt_len: int, device: str):
-    frames = min(int(seconds * 16000) // 160, MAX_FRAMES)
-    t_cnn = (frames - 1) // 2 + 1
+    frames = mel_frames(seconds)
+    t_cnn = (frames - 1) // 2 + 1  # same arithmetic as the package's audio_token_counts (not importable here)
     tokens = (t_cnn - 2) // 2 + 1
     audio_info = dict(
         input_audios=torch.randn(batch, 80, MAX_FRAMES, device=device),
@@ -81,35 +82,11 @@ def make_inputs(seconds: float, batch: int, prompt_len: int, device: str):
     return input_ids, audio_info
 
 
-def timed(fn, repeats, device):
-    def sync():
-        if device.startswith("cuda"):
-            torch.cuda.synchronize()
-
-    fn()
-    sync()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        sync()
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
-
-
 @torch.inference_mode()
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--original-code", required=True)
-    parser.add_argument("--size", choices=sorted(SIZES), default="small")
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
-    parser.add_argument("--seconds", type=float, nargs="+", default=[2, 5, 10, 30])
-    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 8])
-    parser.add_argument("--prompt-len", type=int, default=16)
-    parser.add_argument("--new-tokens", type=int, default=32)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--output")
+    add_common_arguments(parser)
     args = parser.parse_args()
     torch.manual_seed(0)
     model = build(args.original_code, SIZES[args.size], args.dtype, args.device)
@@ -127,11 +104,7 @@ def main():
             enc_ms = timed(encode, args.repeats, args.device)
             e2e_ms = timed(generate, max(1, args.repeats // 2), args.device)
             rows.append(dict(model="original", batch=batch, seconds=seconds, encoder_ms=enc_ms, end_to_end_ms=e2e_ms))
-            print(
-                f"{'original':12s} batch={batch:2d} clip={seconds:5.1f}s  encoder {enc_ms:9.1f} ms"
-                f"  prefill+{args.new_tokens} greedy {e2e_ms:9.1f} ms",
-                flush=True,
-            )
+            print_row("original", batch, seconds, enc_ms, e2e_ms, args.new_tokens)
     if args.output:
         with open(args.output, "w") as f:
             json.dump(dict(args=vars(args), results=rows), f, indent=2)
