@@ -44,8 +44,10 @@ def main() -> None:
         prompt = TASKS[args.task]().to_text(audio=args.audio)  # <audio>PATH</audio><|startoftranscript|>...
         inputs = processor(text=prompt, return_tensors="pt")
     inputs = inputs.to(device)
+    tokenizer = processor.tokenizer
+    stop_ids = [tokenizer.im_end_id, tokenizer.eos_token_id] if args.chat else [tokenizer.eos_token_id]
     with torch.inference_mode():
-        output = model.generate(**inputs, max_new_tokens=args.max_new_tokens, do_sample=False)
+        output = model.generate(**inputs, max_new_tokens=args.max_new_tokens, do_sample=False, eos_token_id=stop_ids)
     answer = processor.decode(output[0, inputs["input_ids"].shape[1]:], skip_special_tokens=False)
     print(strip_tags(answer).strip())
 
