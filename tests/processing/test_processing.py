@@ -1,5 +1,6 @@
 """QwenAudioProcessor: span expansion, feature order, padding, truncation guard, errors, save/load."""
 
+import copy
 import json
 import shutil
 from pathlib import Path
@@ -171,11 +172,22 @@ def test_truncation_never_cuts_an_audio_span(processor):
         (dict(text=3), TypeError, "`text` must be"),
         (dict(text="<audio></audio>", audio=[tone(1.0)], sampling_rate=[16000, 8000]), ValueError,
          "2 sampling rates for 1 audio"),
+        (dict(text="<|startoftranscription|><|en|>"), ValueError,
+         r"unknown tag '<\|startoftranscription\|>'.*Did you mean '<\|startoftranscript\|>'"),
+        (dict(text=["<|en|>", "a <|xx_tag|> b"]), ValueError, r"unknown tag '<\|xx_tag\|>'"),
     ],
 )
 def test_bad_inputs_raise_clear_errors(processor, kwargs, error, message):
     with pytest.raises(error, match=message):
         processor(**kwargs)
+
+
+def test_unknown_tags_encode_as_text_only_when_asked(processor):
+    ids = processor(text="<|xx_tag|>", validate_tags=False, return_tensors=None)["input_ids"][0]
+    assert ids == processor.tokenizer("<|xx_tag|>")["input_ids"] and len(ids) > 1
+    extended = copy.deepcopy(processor)  # a token the user added to the tokenizer counts as a known tag
+    extended.tokenizer.add_tokens(["<|my_task|>"], special_tokens=True)
+    assert extended(text="<|my_task|>", return_tensors=None)["input_ids"][0] == [len(extended.tokenizer) - 1]
 
 
 def test_unreadable_file(processor, tmp_path):

@@ -18,6 +18,7 @@ from qwen_audio_hf.processing.tags import (
     TaskPrompt,
     TimedWord,
     TimeSpan,
+    check_tags,
     convert_timestamps,
     extract_timestamps,
     find_task_prompt,
@@ -36,6 +37,7 @@ from qwen_audio_hf.processing.tags import (
     text_after_prompt,
     timestamp_seconds,
     timestamp_token,
+    unknown_tags,
 )
 
 # The prompts of the original evaluation scripts (eval_audio/evaluate_*.py), filled in.
@@ -366,3 +368,12 @@ def test_tokenizer_agrees_with_the_grammar():
         ids = tokenizer(response)["input_ids"]
         assert tokenizer.decode(ids, skip_special_tokens=False) == response
         assert tokenizer.decode(ids, skip_special_tokens=True) == strip_tags(response)
+
+
+def test_unknown_tags_are_found_with_a_suggestion():
+    text = "<audio></audio><|startoftranscript|><|en|><|transcibe|> plain <not a tag> <|0.52|>"
+    assert unknown_tags(text) == ["<|transcibe|>"]
+    with pytest.raises(ValueError, match=r"unknown tag '<\|transcibe\|>'.*Did you mean '<\|transcribe\|>'"):
+        check_tags(text)
+    check_tags(str(TaskPrompt.asr("en")))  # a rendered prompt is made of known tags
+    assert unknown_tags("<|custom|>", known={"<|custom|>"}) == []

@@ -23,7 +23,7 @@ from .feature_extraction_qwen_audio import (
     _looks_like_original_checkpoint,
     as_clip_list,
 )
-from .special_tokens import AUDIO_END, AUDIO_PAD, AUDIO_START, IM_START
+from .special_tokens import AUDIO_END, AUDIO_PAD, AUDIO_START, IM_START, check_tags
 from .tokenization_qwen_audio import QwenAudioTokenizer
 
 DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant."
@@ -122,19 +122,21 @@ class QwenAudioProcessor(ProcessorMixin):
         pad_to_multiple_of: int | None = None,
         return_tensors: str | None = "pt",
         allow_urls: bool = False,
+        validate_tags: bool = True,
         **kwargs,
     ) -> BatchFeature:
         """Tokenize ``text`` with its audio spans expanded and extract features for every clip, in span order.
 
         Returns input_ids and attention_mask (B, S), plus input_features (N, 80, 3000) float32 and
-        feature_attention_mask (N, 3000) when the batch has audio.
+        feature_attention_mask (N, 3000) when the batch has audio. With ``validate_tags`` (default), a
+        ``<|...|>`` string that is not a token of the tokenizer raises instead of being encoded as plain text.
         """
         unknown = set(kwargs) - _IGNORED_CALL_KWARGS
         if unknown:
             raise TypeError(
                 f"QwenAudioProcessor got unexpected keyword arguments {sorted(unknown)}. Supported: text, audio, "
                 "sampling_rate, padding, padding_side, truncation, max_length, pad_to_multiple_of, return_tensors, "
-                "allow_urls."
+                "allow_urls, validate_tags."
             )
         if text is None:
             if audio is None:
@@ -142,6 +144,10 @@ class QwenAudioProcessor(ProcessorMixin):
             features = self.feature_extractor(audio, sampling_rate=sampling_rate, allow_urls=allow_urls)
             return BatchFeature(dict(features), tensor_type=return_tensors)
         texts = self._validate_text(text)
+        if validate_tags:
+            known = self.tokenizer.get_added_vocab()  # special tokens plus any tokens a user added
+            for sample in texts:
+                check_tags(sample, known)
         padding = self._validate_padding(padding, padding_side, max_length)
 
         sources = self._collect_audio_sources(texts, audio, sampling_rate)

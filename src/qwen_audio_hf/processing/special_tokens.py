@@ -7,6 +7,9 @@ exposed as a named tuple of strings so the tag grammar, processor and tests can 
 
 from __future__ import annotations
 
+import difflib
+import re
+from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 
 NUM_BPE_RANKS = 151643
@@ -190,3 +193,28 @@ LAST_TIMESTAMP_ID = SPECIAL_TOKEN_IDS[TIMESTAMP_TOKENS[-1]]
 
 if len(AUDIO_SPECIAL_TOKENS) != 3314 or len(SPECIAL_TOKEN_IDS) != len(SPECIAL_TOKENS):
     raise RuntimeError("Qwen-Audio special-token inventory is inconsistent (expected 3314 unique audio tokens)")
+
+_TAG_SHAPE_RE = re.compile(r"<\|[^<>|\s]+\|>")
+
+
+def unknown_tags(text: str, known: Iterable[str] = SPECIAL_TOKENS) -> list[str]:
+    """Tag-shaped strings (``<|...|>``) in ``text`` that are not in ``known``, in order of appearance.
+
+    Such strings are not special tokens: a tokenizer encodes them as plain text, so a typo like
+    ``<|startoftranscription|>`` silently changes the task instead of failing.
+    """
+    known = known if isinstance(known, (set, frozenset, Mapping)) else frozenset(known)
+    return [match.group() for match in _TAG_SHAPE_RE.finditer(text) if match.group() not in known]
+
+
+def check_tags(text: str, known: Iterable[str] = SPECIAL_TOKENS) -> None:
+    """Raise ValueError for the first tag-shaped string in ``text`` that is not a special token."""
+    found = unknown_tags(text, known)
+    if found:
+        close = difflib.get_close_matches(found[0], list(known), n=1, cutoff=0.75)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ValueError(
+            f"unknown tag {found[0]!r} in the text: it is not a Qwen-Audio special token and would be encoded as "
+            f"plain text.{hint} Build prompts with TaskPrompt (it lists the valid tags), or pass "
+            "validate_tags=False to encode such strings as ordinary text."
+        )

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from . import special_tokens as st
+from .special_tokens import check_tags, unknown_tags  # re-exported: tag validity is part of the grammar
 
 
 def _name(tag: str) -> str:
@@ -706,6 +707,7 @@ __all__ = [
     "TaskPrompt",
     "TimeSpan",
     "TimedWord",
+    "check_tags",
     "convert_timestamps",
     "extract_timestamps",
     "find_task_prompt",
@@ -725,4 +727,5 @@ __all__ = [
     "text_after_prompt",
     "timestamp_seconds",
     "timestamp_token",
+    "unknown_tags",
 ]
