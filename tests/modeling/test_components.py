@@ -129,6 +129,16 @@ def test_openai_checkpoint_gives_the_same_encoder(built, whisper_pt, qwen_dir):
         torch.testing.assert_close(other.model.audio_tower.state_dict()[key], value, rtol=0, atol=0, msg=key)
 
 
+def test_builds_directly_in_the_requested_dtype(built, whisper_dir, qwen_dir):
+    model, processor = built
+    half = QwenAudioForConditionalGeneration.from_components(
+        audio_encoder=whisper_dir, language_model=qwen_dir, tokenizer=processor.tokenizer, dtype=torch.bfloat16
+    )
+    assert {p.dtype for p in half.parameters()} == {torch.bfloat16}
+    assert torch.get_default_dtype() == torch.float32  # restored
+    torch.testing.assert_close(half.lm_head.weight, model.lm_head.weight.to(torch.bfloat16), rtol=0, atol=0)
+
+
 def test_qwen_layout_language_model_and_extended_vocabulary(built, source_lm):
     model, processor = built
     assert model.config.text_config.vocab_size == QWEN_AUDIO_VOCAB_SIZE

@@ -294,9 +294,14 @@ def build_from_components(
     vocab_size: Optional[int] = None,
     seed: int = 0,
     return_processor: bool = False,
+    dtype: Optional[torch.dtype] = None,
     **config_kwargs,
 ):
-    """Build `cls` (QwenAudioForConditionalGeneration) from a Whisper encoder and a causal LM; see module doc."""
+    """Build `cls` (QwenAudioForConditionalGeneration) from a Whisper encoder and a causal LM; see module doc.
+
+    `dtype` (e.g. torch.bfloat16) builds the model directly in that dtype, so a 7B model never needs an fp32 copy;
+    the default builds in torch's default dtype (float32).
+    """
     from ..processing.feature_extraction_qwen_audio import QwenAudioFeatureExtractor
     from ..processing.processing_qwen_audio import QwenAudioProcessor
     from ..processing.special_tokens import AUDIO_END, AUDIO_PAD, AUDIO_START
@@ -329,7 +334,13 @@ def build_from_components(
     config = QwenAudioConfig(audio_config=audio_config, text_config=text_config, tie_word_embeddings=tie,
                              **ids, **config_kwargs)
     torch.manual_seed(seed)
-    model = cls(config)
+    default_dtype = torch.get_default_dtype()
+    if dtype is not None:
+        torch.set_default_dtype(dtype)
+    try:
+        model = cls(config)
+    finally:
+        torch.set_default_dtype(default_dtype)
     model.eval()
 
     # Audio tower: Whisper weights 1:1, sinusoid positions recomputed.
