@@ -91,7 +91,7 @@ def test_jsonl_reader_resolves_audio_next_to_the_data_file(tmp_path, monkeypatch
     monkeypatch.chdir("/")
     assert load_records(data)[0]["audio"] == str(tmp_path / "a.wav")
     data.write_text("{not json\n")
-    with pytest.raises(ValueError, match="eval.jsonl:1 is not valid JSON"):
+    with pytest.raises(ValueError, match="eval.jsonl:1: not valid JSON"):
         load_records(data)
 
 

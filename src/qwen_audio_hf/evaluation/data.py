@@ -15,26 +15,10 @@ from typing import Any
 
 import numpy as np
 
+from ..jsonl import read_jsonl
 from ..processing.audio_io import TARGET_SAMPLING_RATE, load_audio
 
 PREDICTION_FIELDS = ("gt", "response", "source")
-
-
-def read_jsonl(path: str | os.PathLike) -> list[dict]:
-    """Read one JSON object per non-empty line; errors name the line."""
-    records = []
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise ValueError(f"{path}:{number} is not valid JSON ({error.msg}); expected one object per line") from None
-            if not isinstance(record, dict):
-                raise ValueError(f"{path}:{number} holds a {type(record).__name__}, expected a JSON object")
-            records.append(record)
-    return records
 
 
 def _resolve_audio_path(audio: str, base_dir: str | None) -> str:

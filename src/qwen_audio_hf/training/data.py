@@ -37,6 +37,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
+from ..jsonl import read_jsonl as read_jsonl_records
 from ..processing import audio_io
 from ..processing.feature_extraction_qwen_audio import audio_span_length, mel_frames_for_samples
 from ..processing.special_tokens import AUDIO_END, AUDIO_START, ENDOFTEXT, IM_END, IM_START
@@ -230,22 +231,11 @@ def row_segments(row: Mapping[str, Any], processor: Any) -> tuple[list[Segment],
 
 # --------------------------------------------------------------------------------------------- loading
 def read_jsonl(path: str | os.PathLike) -> list[dict]:
-    """Read a jsonl file into a list of dicts (audio paths untouched)."""
+    """Read a jsonl dataset file into a list of dicts (audio paths untouched); it must exist and hold rows."""
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise ValueError(f"dataset file {path!r} does not exist; check the path (relative to {os.getcwd()!r}).")
-    rows = []
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise ValueError(f"{path}:{number}: not valid JSON ({error}).") from error
-            if not isinstance(row, dict):
-                raise ValueError(f"{path}:{number}: each line must be a JSON object.")
-            rows.append(row)
+    rows = read_jsonl_records(path)
     if not rows:
         raise ValueError(f"dataset file {path!r} has no rows.")
     return rows
