@@ -14,8 +14,6 @@ HOP_LENGTH = 160
 MAX_AUDIO_SECONDS = 30
 MAX_AUDIO_SAMPLES = MAX_AUDIO_SECONDS * TARGET_SAMPLING_RATE
 """Longest clip the encoder takes (its 1500 positions after the conv stem = 3000 mel frames)."""
-MIN_AUDIO_SAMPLES = 480
-"""Shortest clip (30 ms = 3 mel frames) that still yields one audio token after the encoder's downsampling."""
 AUDIO_SPAN_EXTRA_TOKENS = 2
 """``<audio>`` and ``</audio>`` around the audio tokens; the model fills them with the learned audio bos/eos."""
 
@@ -50,7 +48,6 @@ __all__ = [
     "HOP_LENGTH",
     "MAX_AUDIO_SAMPLES",
     "MAX_AUDIO_SECONDS",
-    "MIN_AUDIO_SAMPLES",
     "TARGET_SAMPLING_RATE",
     "audio_span_length",
     "audio_span_length_for_samples",
