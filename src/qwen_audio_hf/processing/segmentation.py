@@ -80,6 +80,15 @@ def find_cut(waveform: np.ndarray, low: int, high: int, frame_hops: int = 10) ->
     return cut, forced
 
 
+def check_chunk_length(chunk_length_s: float) -> None:
+    """Raise unless ``0 < chunk_length_s <= 30`` (the longest clip Qwen-Audio encodes)."""
+    if not 0 < chunk_length_s <= MAX_AUDIO_SECONDS:
+        raise ValueError(
+            f"chunk_length_s must be in (0, {MAX_AUDIO_SECONDS}] seconds (Qwen-Audio encodes at most "
+            f"{MAX_AUDIO_SECONDS} s per window), got {chunk_length_s!r}."
+        )
+
+
 def segment(
     waveform: np.ndarray,
     chunk_length_s: float = MAX_AUDIO_SECONDS,
@@ -94,11 +103,7 @@ def segment(
     ``min_window_s``: no window but a whole recording shorter than this is produced (see module docstring).
     An empty waveform gives no windows.
     """
-    if not 0 < chunk_length_s <= MAX_AUDIO_SECONDS:
-        raise ValueError(
-            f"chunk_length_s must be in (0, {MAX_AUDIO_SECONDS}] seconds (Qwen-Audio encodes at most "
-            f"{MAX_AUDIO_SECONDS} s per window), got {chunk_length_s!r}."
-        )
+    check_chunk_length(chunk_length_s)
     search_s = min(5.0, chunk_length_s / 2) if search_s is None else search_s
     if not frame_s + min_window_s < search_s <= chunk_length_s:
         raise ValueError(
@@ -139,4 +144,4 @@ def active_region(waveform: np.ndarray, start: int, end: int, silence_db: float 
     return start + int(loud[0]) * HOP_SAMPLES, min(end, start + (int(loud[-1]) + 1) * HOP_SAMPLES)
 
 
-__all__ = ["HOP_SAMPLES", "PAUSE_RATIO", "SILENCE_DB", "Window", "active_region", "find_cut", "segment"]
+__all__ = ["HOP_SAMPLES", "PAUSE_RATIO", "SILENCE_DB", "Window", "active_region", "check_chunk_length", "find_cut", "segment"]
