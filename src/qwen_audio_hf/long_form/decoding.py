@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..processing import special_tokens as st
-from ..processing.audio_io import MIN_AUDIO_SAMPLES, TARGET_SAMPLING_RATE
+from ..processing.audio_io import TARGET_SAMPLING_RATE
 from ..processing.long_audio import read_long_audio
 from ..processing.segmentation import SILENCE_DB, Window, active_region, check_chunk_length, segment
 from ..processing.tags import TaskPrompt, extract_timestamps, find_task_prompt
@@ -26,6 +26,8 @@ from .stitching import LongFormResult, WindowResult, parse_window, stitch, windo
 
 TASKS = ("asr", "s2tt", "caption")
 DEFAULT_MAX_NEW_TOKENS = 256
+MIN_CLIP_SAMPLES = 480
+"""30 ms: shorter sound in a window is zero-padded to this, the shortest clip that gives one audio token."""
 _JOINED_TASKS = ("transcribe", "translate")
 
 
@@ -174,8 +176,8 @@ class LongFormDecoder:
                 recording.results[index] = WindowResult(window.start_s, window.end_s, "", decoded=False)
                 continue
             clip = np.array(waveform[region[0] : region[1]], dtype=np.float32)  # a copy: the recording can go
-            if clip.shape[0] < MIN_AUDIO_SAMPLES:
-                clip = np.pad(clip, (0, MIN_AUDIO_SAMPLES - clip.shape[0]))
+            if clip.shape[0] < MIN_CLIP_SAMPLES:
+                clip = np.pad(clip, (0, MIN_CLIP_SAMPLES - clip.shape[0]))
             jobs.append(_Job(recording, index, clip, region[0] / TARGET_SAMPLING_RATE))
         recording.waiting = len(jobs)
         return jobs
