@@ -1,7 +1,8 @@
 """Qwen-Audio as a native Hugging Face Transformers model.
 
 Importing this package registers the configuration, model, tokenizer, feature extractor and processor classes
-with the transformers Auto classes (here, the one place that knows both the model and the processing classes).
+with the transformers Auto classes (here, the one place that knows both the model and the processing classes),
+and the ``qwen-audio-long-form`` pipeline task.
 """
 
 import transformers
@@ -26,6 +27,7 @@ from .modeling import (
 )
 from .processing import *  # noqa: F401,F403
 from .processing import QwenAudioFeatureExtractor, QwenAudioProcessor, QwenAudioTokenizer
+from .long_form.pipeline import register_pipeline as _register_long_form_pipeline
 
 __version__ = "0.1.0"
 
@@ -46,3 +48,4 @@ def _register_auto_classes() -> None:
 
 
 _register_auto_classes()
+_register_long_form_pipeline()  # transformers.pipeline("qwen-audio-long-form", model=DIR)
