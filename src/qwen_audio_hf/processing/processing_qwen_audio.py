@@ -24,7 +24,7 @@ from .feature_extraction_qwen_audio import (
     as_clip_list,
 )
 from ..core.token_ids import AUDIO_END, AUDIO_PAD, AUDIO_START, IM_START
-from .special_tokens import check_tags
+from .tag_grammar import check_tags
 from .tokenization_qwen_audio import QwenAudioTokenizer
 
 DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant."
