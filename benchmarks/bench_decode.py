@@ -3,7 +3,7 @@ Qwen2-Audio (eager, dynamic cache) at the same size, all in one run.
 
 Each case is a batch of B prompts (a 30 s clip + 16 text tokens), greedy, 128 new tokens with EOS suppressed
 (`min_new_tokens`). Decode throughput = B * (N - 1) / (t(N new tokens) - t(1 new token)): generate()'s time
-without the prefill and its first token. Random weights, no download (the models come from bench_latency.build).
+without the prefill and its first token (medians over --repeats, after a short warm-up call that compiles). Random weights, no download (the models come from bench_latency.build).
 
     python benchmarks/bench_decode.py --size small --output benchmarks/results/cpu_small_fp32_decode.json
     python benchmarks/bench_decode.py --size full --device cuda --dtype bfloat16 \
@@ -23,6 +23,8 @@ from transformers import CompileConfig
 
 from _common import SIZES, add_common_arguments  # benchmarks/_common.py
 from bench_latency import build, make_batch  # the same model builder and inputs as the latency benchmark
+
+EOS = 151643  # the same EOS (suppressed by min_new_tokens) for both models: same per-step logits processing
 
 # name -> (model kind, extra generate() arguments); disable_compile: on a GPU a static cache compiles by default.
 VARIANTS = {
@@ -51,19 +53,24 @@ def seconds_of(fn, device) -> tuple[float, torch.Tensor]:
 
 
 def measure(model, batch, generate_kwargs, args) -> dict:
-    """Median over --repeats of generate() with N and with 1 new token, after one warm-up (and compilation)."""
+    """Median over --repeats of generate() with N and with 1 new token, after a short warm-up (which compiles).
+
+    Static caches are sized for N tokens on every call (`max_cache_len`), so the warm-up, the 1-token and the
+    N-token calls share one cache shape and the compiled decode step never recompiles.
+    """
+    if "cache_implementation" in generate_kwargs:
+        generate_kwargs = dict(generate_kwargs, max_cache_len=batch["input_ids"].shape[1] + args.new_tokens)
 
     def generate(new_tokens):
         return lambda: model.generate(
             **batch, max_new_tokens=new_tokens, min_new_tokens=new_tokens, do_sample=False, pad_token_id=0,
-            **generate_kwargs,
+            eos_token_id=EOS, **generate_kwargs,
         )
 
-    warmup_s, tokens = seconds_of(generate(args.new_tokens), args.device)
-    seconds_of(generate(1), args.device)
-    full = sorted(seconds_of(generate(args.new_tokens), args.device)[0] for _ in range(args.repeats))
+    warmup_s, _ = seconds_of(generate(args.warmup_tokens), args.device)
+    runs = [seconds_of(generate(args.new_tokens), args.device) for _ in range(args.repeats)]
     first = sorted(seconds_of(generate(1), args.device)[0] for _ in range(args.repeats))
-    full_s, first_s = full[len(full) // 2], first[len(first) // 2]
+    full_s, first_s = sorted(seconds for seconds, _ in runs)[len(runs) // 2], first[len(first) // 2]
     batch_size = batch["input_ids"].shape[0]
     decode_s = full_s - first_s
     return dict(
@@ -72,8 +79,8 @@ def measure(model, batch, generate_kwargs, args) -> dict:
         decode_ms=decode_s * 1000,
         decode_tokens_per_s=batch_size * (args.new_tokens - 1) / decode_s,
         decode_tokens_per_s_per_row=(args.new_tokens - 1) / decode_s,
-        first_call_s=warmup_s,  # includes compilation for the compiled variant
-        new_tokens=tokens[:, batch["input_ids"].shape[1]:].cpu(),
+        first_call_s=warmup_s,  # --warmup-tokens new tokens, including compilation for the compiled variant
+        new_tokens=runs[0][1][:, batch["input_ids"].shape[1]:].cpu(),
     )
 
 
@@ -117,7 +124,11 @@ def main():
     parser.add_argument("--attn", default="sdpa", choices=["eager", "sdpa", "flash_attention_2"])
     parser.add_argument("--compile-mode", default=None, help="torch.compile mode (default: see the module doc)")
     parser.add_argument("--compile-backend", default="inductor")
+    parser.add_argument("--warmup-tokens", type=int, default=4, help="new tokens of the warm-up call")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     started, load_before = time.time(), os.getloadavg()
     rows = run(args)
