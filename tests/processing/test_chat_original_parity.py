@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from qwen_audio_hf.processing.special_tokens import CONTROL_TOKENS, IM_END_ID, IM_START_ID, SPECIAL_TOKENS
+from qwen_audio_hf.core.token_ids import CONTROL_TOKENS, IM_END_ID, IM_START_ID, SPECIAL_TOKENS
 from tests.original_fixtures import FIXTURES
 
 CASES = json.loads((FIXTURES / "chat_context.json").read_text(encoding="utf-8"))["cases"]

@@ -27,9 +27,10 @@ from .feature_extraction_qwen_audio import (
     _looks_like_original_checkpoint,
     _read_json_object,
     as_clip_list,
-    audio_span_length,
 )
-from .special_tokens import AUDIO_END, AUDIO_PAD, AUDIO_START, IM_END, IM_START, IM_START_ID, check_tags
+from ..core.audio_lengths import audio_span_length
+from ..core.token_ids import AUDIO_END, AUDIO_PAD, AUDIO_START, IM_END, IM_START, IM_START_ID
+from .special_tokens import check_tags
 from .tokenization_qwen_audio import QwenAudioTokenizer
 
 DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant."
