@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from ..processing import special_tokens as st
-from ..processing.audio_io import TARGET_SAMPLING_RATE
+from ..core import token_ids as st
+from ..core.audio_lengths import TARGET_SAMPLING_RATE
 from ..processing.long_audio import read_long_audio
 from ..processing.segmentation import SILENCE_DB, Window, active_region, check_chunk_length, segment
 from ..processing.tags import TaskPrompt, extract_timestamps, find_task_prompt

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from transformers import Pipeline
 
-from ..processing.audio_io import TARGET_SAMPLING_RATE
+from ..core.audio_lengths import TARGET_SAMPLING_RATE
 from ..processing.long_audio import read_long_audio
 from .decoding import DEFAULT_MAX_NEW_TOKENS, LongFormDecoder, LongFormTask, build_task
 
