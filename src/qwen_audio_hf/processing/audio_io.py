@@ -48,6 +48,23 @@ def validate_sampling_rate(sampling_rate: Any, what: str = "audio") -> int:
     return int(sampling_rate)
 
 
+def is_audio_decoder(value: Any) -> bool:
+    """A decoded ``datasets.Audio`` value of datasets >= 4 (torchcodec ``AudioDecoder``), recognised by its
+    ``get_all_samples()`` method so torchcodec need not be importable here."""
+    return callable(getattr(value, "get_all_samples", None))
+
+
+def decoder_samples(decoder: Any) -> tuple[np.ndarray, int]:
+    """All samples of an ``AudioDecoder`` as a (channels, n) float32 array and its sampling rate."""
+    samples = decoder.get_all_samples()
+    data = getattr(samples, "data", None)
+    rate = getattr(samples, "sample_rate", None)
+    if data is None or rate is None:
+        raise TypeError(f"{type(decoder).__name__}.get_all_samples() returned {type(samples).__name__} without "
+                        "`data` and `sample_rate`; expected torchcodec's AudioSamples.")
+    return _to_numpy(data), int(rate)
+
+
 def is_url(source: Any) -> bool:
     return isinstance(source, str) and source.lower().startswith(_URL_PREFIXES)
 
@@ -229,8 +246,12 @@ def load_audio(
 
     ``sampling_rate`` is required for arrays and ignored for files (their header gives the rate). A dict with
     ``array`` + ``sampling_rate`` (decoded ``datasets.Audio``) or ``bytes`` / ``path`` (``Audio(decode=False)``)
-    is accepted too. URLs are only fetched when ``allow_urls=True``. Clips over 30 s are cut with a warning.
+    is accepted too, and so is a torchcodec ``AudioDecoder`` (what ``datasets.Audio`` decodes to in datasets >= 4;
+    its own rate wins over ``sampling_rate``). URLs are only fetched when ``allow_urls=True``. Clips over 30 s are
+    cut with a warning.
     """
+    if is_audio_decoder(audio):
+        audio, sampling_rate = decoder_samples(audio)
     if isinstance(audio, Mapping):
         if audio.get("array") is not None:
             audio, sampling_rate = audio["array"], audio.get("sampling_rate", sampling_rate)
@@ -277,6 +298,8 @@ __all__ = [
     "MAX_AUDIO_SECONDS",
     "TARGET_SAMPLING_RATE",
     "decode_audio_file",
+    "decoder_samples",
+    "is_audio_decoder",
     "load_audio",
     "prepare_waveform",
     "resample",
