@@ -35,7 +35,8 @@ def validate_sampling_rate(sampling_rate: Any, what: str = "audio") -> int:
     if sampling_rate is None:
         raise ValueError(
             f"`sampling_rate` is required for in-memory audio ({what}): pass the rate the samples were recorded "
-            f"at, e.g. sampling_rate={TARGET_SAMPLING_RATE} (audio is resampled to {TARGET_SAMPLING_RATE} Hz)."
+            f"at, e.g. sampling_rate={TARGET_SAMPLING_RATE} (audio is resampled to {TARGET_SAMPLING_RATE} Hz); in a "
+            f"chat message: {{'type': 'audio', 'audio': array, 'sampling_rate': rate}}, or a datasets audio value."
         )
     if isinstance(sampling_rate, bool) or not isinstance(sampling_rate, (Integral, float)):
         raise TypeError(f"`sampling_rate` must be a positive integer (Hz), got {type(sampling_rate).__name__}.")

@@ -131,6 +131,9 @@ class QwenAudioProcessor(ProcessorMixin):
         feature_attention_mask (N, 3000) when the batch has audio. With ``validate_tags`` (default), a
         ``<|...|>`` string that is not a token of the tokenizer raises instead of being encoded as plain text.
         """
+        for modality in ("images", "videos"):  # the any-to-any pipeline passes them, as None
+            if kwargs.pop(modality, None) is not None:
+                raise ValueError(f"Qwen-Audio takes text and audio only; got {modality}=.")
         unknown = set(kwargs) - _IGNORED_CALL_KWARGS
         if unknown:
             raise TypeError(
@@ -305,7 +308,9 @@ class QwenAudioProcessor(ProcessorMixin):
         """Render Qwen-Audio-Chat ChatML; with ``tokenize=True`` also encode it and extract audio features.
 
         Content items: ``{"type": "text", "text": ...}``, ``{"type": "audio", "path"|"url": ...}`` or
-        ``{"type": "audio", "audio": array, "sampling_rate": sr}`` (``"audio"`` may also hold a path string).
+        ``{"type": "audio", "audio": array, "sampling_rate": sr}`` (``"audio"`` may also hold a path string, a
+        ``{"array", "sampling_rate"}`` dict or a torchcodec ``AudioDecoder`` from ``datasets``). ``sampling_rate``
+        (or ``processor_kwargs={"sampling_rate": sr}``) is the rate of arrays whose item gives none.
         ``continue_final_message=True`` leaves the last message open (no closing ``<|im_end|>``).
         """
         if kwargs.pop("return_assistant_tokens_mask", False):
@@ -315,6 +320,8 @@ class QwenAudioProcessor(ProcessorMixin):
             )
         if continue_final_message and add_generation_prompt:
             raise ValueError("continue_final_message and add_generation_prompt cannot both be set.")
+        processor_kwargs = dict(processor_kwargs or {})
+        sampling_rate = processor_kwargs.pop("sampling_rate", sampling_rate)  # pipeline(processor_kwargs=...)
         conversations, is_batched = _normalize_conversations(conversation)
         prepared, clips, rates = [], [], []
         for messages in conversations:
@@ -336,7 +343,7 @@ class QwenAudioProcessor(ProcessorMixin):
             sampling_rate=rates or None,
             return_tensors=return_tensors,
             allow_urls=allow_urls,
-            **(processor_kwargs or {}),
+            **processor_kwargs,
         )
         return out if return_dict else out["input_ids"]
 
