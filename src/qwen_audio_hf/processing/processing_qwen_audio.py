@@ -105,6 +105,19 @@ class QwenAudioProcessor(ProcessorMixin):
             return cls(QwenAudioFeatureExtractor(), tokenizer)
         return super().from_pretrained(pretrained_model_name_or_path, **kwargs)
 
+    # Callables (processor, save_directory) run after save_pretrained; the package's export module adds one that
+    # writes the remote-code files + auto_map (see QwenAudioPreTrainedModel.save_pretrained_hooks).
+    save_pretrained_hooks: list = []
+
+    def save_pretrained(self, save_directory, push_to_hub: bool = False, **kwargs):
+        saved = super().save_pretrained(save_directory, **kwargs)
+        for hook in type(self).save_pretrained_hooks:
+            hook(self, save_directory)
+        if push_to_hub:  # push_to_hub saves again (into a temporary folder, hooks included) and uploads that
+            repo_id = kwargs.get("repo_id") or os.path.basename(os.path.normpath(save_directory))
+            self.push_to_hub(repo_id, token=kwargs.get("token"), private=kwargs.get("private"))
+        return saved
+
     @property
     def model_input_names(self) -> list[str]:
         return ["input_ids", "attention_mask", "input_features", "feature_attention_mask"]
