@@ -17,6 +17,11 @@ class QwenAudioEncoderConfig(PreTrainedConfig):
     """Whisper-style audio encoder (conv stem, sinusoid positions, pre-LN blocks, 2x average pooling, final LN).
 
     Defaults are those of the released Qwen-Audio audio tower (80 mels, 32 layers, d_model 1280, 20 heads).
+
+    batch_invariant: each clip is encoded exactly as the original encodes it alone, whatever else is in the batch
+    (default). False reproduces the original's batched encoder bit for bit, where a shorter clip's conv stem reads
+    the mel frames of the batch past its own end (so its output depends on the longest clip of the batch, also
+    between the audios of one prompt).
     """
 
     model_type = "qwen_audio_encoder"
@@ -38,6 +43,7 @@ class QwenAudioEncoderConfig(PreTrainedConfig):
     activation_function: str = "gelu"
     max_source_positions: int = 1500
     initializer_range: float = 0.02
+    batch_invariant: bool = True
 
     def __post_init__(self, **kwargs):
         if self.encoder_ffn_dim is None:

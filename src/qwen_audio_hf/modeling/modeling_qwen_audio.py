@@ -18,12 +18,16 @@ from .modeling_qwen_audio_text import QwenAudioTextModel
 
 @dataclass
 class QwenAudioModelOutputWithPast(ModelOutput):
-    """Decoder output of `QwenAudioModel` (`cache` is the KV cache; `past_key_values` is an alias)."""
+    """Decoder output of `QwenAudioModel` (`cache` is the KV cache; `past_key_values` is an alias).
+
+    `ntk_alpha` (B,): the dynamic-NTK alpha chosen at the prefill; pass it back with `cache` to continue it.
+    """
 
     last_hidden_state: torch.Tensor | None = None
     cache: Cache | None = None
     hidden_states: tuple[torch.Tensor, ...] | None = None
     attentions: tuple[torch.Tensor, ...] | None = None
+    ntk_alpha: torch.Tensor | None = None
 
     @property
     def past_key_values(self) -> Cache | None:
@@ -32,13 +36,17 @@ class QwenAudioModelOutputWithPast(ModelOutput):
 
 @dataclass
 class QwenAudioCausalLMOutputWithPast(ModelOutput):
-    """Output of `QwenAudioForConditionalGeneration` (`cache` is the KV cache; `past_key_values` is an alias)."""
+    """Output of `QwenAudioForConditionalGeneration` (`cache` is the KV cache; `past_key_values` is an alias).
+
+    `ntk_alpha` (B,): the dynamic-NTK alpha chosen at the prefill; pass it back with `cache` to continue it.
+    """
 
     loss: torch.Tensor | None = None
     logits: torch.Tensor | None = None
     cache: Cache | None = None
     hidden_states: tuple[torch.Tensor, ...] | None = None
     attentions: tuple[torch.Tensor, ...] | None = None
+    ntk_alpha: torch.Tensor | None = None
 
     @property
     def past_key_values(self) -> Cache | None:
@@ -56,6 +64,8 @@ class QwenAudioPreTrainedModel(PreTrainedModel):
     _supports_sdpa = True
     _supports_flex_attn = False
     _supports_attention_backend = True
+    # A decode step (static cache, `ntk_alpha` passed back by generate) has no graph break and no host sync.
+    _can_compile_fullgraph = True
     # Buffers and leftovers of the original layout that are recomputed, never loaded.
     _keys_to_ignore_on_load_unexpected = [
         r"positional_embedding",
@@ -221,9 +231,9 @@ class QwenAudioModel(QwenAudioPreTrainedModel):
             )
         if inputs_embeds is None:
             inputs_embeds = self.get_input_embeddings()(input_ids)
-            decoding = cache is not None and cache.get_seq_length() > 0
-            has_spans = bool((input_ids == self.config.audio_start_token_id).any())
-            if input_features is not None and decoding and not has_spans:
+            # A span needs >= 2 tokens: a 1-token step (decoding) never searches for one (no host sync there).
+            has_spans = input_ids.shape[1] > 1 and bool((input_ids == self.config.audio_start_token_id).any())
+            if input_features is not None and not has_spans and cache is not None and cache.get_seq_length() > 0:
                 input_features = None  # decode step of a manual loop that re-sends the prompt's audio: already used
             if input_features is not None:
                 inputs_embeds = self.merge_audio_embeddings(
@@ -248,6 +258,7 @@ class QwenAudioModel(QwenAudioPreTrainedModel):
             cache=outputs.cache,
             hidden_states=outputs.hidden_states,
             attentions=outputs.attentions,
+            ntk_alpha=getattr(outputs, "ntk_alpha", None),
         )
 
 
@@ -327,6 +338,16 @@ class QwenAudioForConditionalGeneration(QwenAudioPreTrainedModel, GenerationMixi
         model_kwargs.update({key: value for key, value in audio.items() if value is not None})
         return input_ids, model_kwargs
 
+    def _update_model_kwargs_for_generation(self, outputs, model_kwargs, is_encoder_decoder=False, num_new_tokens=1):
+        """Also carry the prefill's dynamic-NTK alpha to every later step (as a tensor: works with every cache
+        class and keeps the compiled decode step free of host syncs)."""
+        model_kwargs = super()._update_model_kwargs_for_generation(
+            outputs, model_kwargs, is_encoder_decoder=is_encoder_decoder, num_new_tokens=num_new_tokens
+        )
+        if outputs.get("ntk_alpha") is not None:
+            model_kwargs["ntk_alpha"] = outputs["ntk_alpha"]
+        return model_kwargs
+
     @can_return_tuple
     def forward(
         self,
@@ -376,6 +397,7 @@ class QwenAudioForConditionalGeneration(QwenAudioPreTrainedModel, GenerationMixi
             cache=outputs.cache,
             hidden_states=outputs.hidden_states,
             attentions=outputs.attentions,
+            ntk_alpha=outputs.ntk_alpha,
         )
 
 
