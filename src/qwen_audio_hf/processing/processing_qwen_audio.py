@@ -144,9 +144,9 @@ class QwenAudioProcessor(ProcessorMixin):
         feature_attention_mask (N, 3000) when the batch has audio. With ``validate_tags`` (default), a
         ``<|...|>`` string that is not a token of the tokenizer raises instead of being encoded as plain text.
         """
-        for modality in ("images", "videos"):  # the any-to-any pipeline passes them, as None
-            if kwargs.pop(modality, None) is not None:
-                raise ValueError(f"Qwen-Audio takes text and audio only; got {modality}=.")
+        for modality in ("images", "videos"):  # the any-to-any pipeline passes them as None; others are refused
+            if modality in kwargs and kwargs[modality] is None:
+                del kwargs[modality]
         unknown = set(kwargs) - _IGNORED_CALL_KWARGS
         if unknown:
             raise TypeError(
