@@ -468,6 +468,7 @@ class QwenAudioProcessor(ProcessorMixin):
         kept = [k for turn in turns[kept_from:] for k in turn]
         return messages[:first] + [messages[k] for k in kept] + messages[query_start:]
 
+
 def _has_processor_files(directory: str) -> bool:
     return any(
         os.path.isfile(os.path.join(directory, name))
