@@ -1,10 +1,12 @@
-"""Audio tower: output lengths, longest-clip cut, padding invariance, exact GELU, input validation."""
+"""Audio tower: output lengths, longest-clip cut, batch invariance, exact GELU, input validation."""
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
 
 from qwen_audio_hf.modeling import QwenAudioEncoder, QwenAudioEncoderConfig, audio_token_counts
+from qwen_audio_hf.processing import QwenAudioFeatureExtractor
 from qwen_audio_hf.modeling.modeling_qwen_audio_encoder import sinusoid_positions
 
 from .tiny_models import audio_features
@@ -43,19 +45,43 @@ def test_batch_is_encoded_up_to_its_longest_clip_only(encoder):
     assert out.output_lengths.tolist() == [75, 30]
 
 
-def test_padded_frames_do_not_change_real_frames(encoder):
-    short, short_mask = audio_features(120, seed=3)
-    short[:, 120:] = 0.0  # what the conv stem sees past the end when the clip is encoded alone
-    long, long_mask = audio_features(600, seed=4)
-    alone = encoder(short[None], short_mask[None]).last_hidden_state[0, :30]
-    batched = encoder(torch.stack([short, long]), torch.stack([short_mask, long_mask])).last_hidden_state[0, :30]
-    torch.testing.assert_close(batched, alone, rtol=1e-5, atol=1e-5)
+def clips(*seconds: float) -> list[np.ndarray]:
+    generator = np.random.default_rng(0)
+    return [generator.normal(0.0, 0.1, int(16000 * s)).astype(np.float32) for s in seconds]
 
-    # Frames the real outputs cannot see through the conv stem are masked out: changing them changes nothing.
+
+@pytest.mark.parametrize("batch_invariant", [True, False])
+def test_each_clip_is_encoded_as_if_alone(encoder, batch_invariant):
+    """Feature-extractor output of mixed lengths (odd and even frame counts, 10 ms .. 4 s): every clip's valid
+    outputs equal its solo encoding. batch_invariant=False (the original's batching) makes shorter clips differ."""
+    features = QwenAudioFeatureExtractor()(clips(4.0, 1.31, 0.515, 0.03, 0.01), sampling_rate=16000, return_tensors="pt")
+    frames, mask = features["input_features"], features["feature_attention_mask"]
+    encoder.config.batch_invariant = batch_invariant
+    try:
+        batched = encoder(frames, mask)
+        alone = [encoder(frames[i : i + 1], mask[i : i + 1]) for i in range(len(frames))]
+    finally:
+        encoder.config.batch_invariant = True
+    counts = batched.output_lengths.tolist()
+    assert counts == [100, 33, 13, 1, 0]  # 400, 131, 51, 3, 1 mel frames
+    for i, count in enumerate(counts[:-1]):
+        solo = alone[i].last_hidden_state[0, :count]
+        same = torch.allclose(batched.last_hidden_state[i, :count], solo, rtol=0, atol=1e-5)
+        assert same == (batch_invariant or i == 0), f"clip {i}"
+
+
+def test_frames_past_a_clips_conv_stem_input_change_nothing(encoder):
+    """A clip of 121 mel frames reads 2 * T = 122 of them (alone, the conv padding is zero past that)."""
+    short, short_mask = audio_features(121, seed=3)
+    long, long_mask = audio_features(600, seed=4)
+    batched = encoder(torch.stack([short, long]), torch.stack([short_mask, long_mask])).last_hidden_state[0, :30]
     noisy = short.clone()
-    noisy[:, 121:] = torch.randn(80, 3000 - 121) * 3
+    noisy[:, 122:] = torch.randn(80, 3000 - 122) * 3
     perturbed = encoder(torch.stack([noisy, long]), torch.stack([short_mask, long_mask])).last_hidden_state[0, :30]
     torch.testing.assert_close(perturbed, batched, rtol=0, atol=0)
+    noisy[:, 121] += 1.0  # frame 121 lies within the conv stem's input of the last conv frame: it counts
+    moved = encoder(torch.stack([noisy, long]), torch.stack([short_mask, long_mask])).last_hidden_state[0, :30]
+    assert not torch.allclose(moved, batched, atol=1e-4)
 
 
 def test_mask_is_what_limits_attention(encoder):
@@ -91,7 +117,5 @@ def test_bad_inputs_raise_clear_errors(encoder):
         encoder(features[:40][None], mask[None])
     with pytest.raises(ValueError, match="feature_attention_mask must have shape"):
         encoder(features[None], mask[None, :100])
-    with pytest.raises(ValueError, match="at least one mel frame"):
-        encoder(features[None], torch.zeros_like(mask)[None])
     with pytest.raises(ValueError, match="audio too long"):
         encoder(torch.zeros(1, 80, 3004))

@@ -5,7 +5,7 @@ import soundfile
 import torch
 
 from qwen_audio_hf.processing.processing_qwen_audio import QwenAudioProcessor
-from qwen_audio_hf.processing.special_tokens import AUDIO_END, AUDIO_PAD, AUDIO_START, IM_END_ID, IM_START_ID
+from qwen_audio_hf.core.token_ids import AUDIO_END, AUDIO_PAD, AUDIO_START, IM_END_ID, IM_START_ID
 
 from .signals import tone
 

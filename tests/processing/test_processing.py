@@ -12,7 +12,7 @@ import torch
 
 from qwen_audio_hf.processing.feature_extraction_qwen_audio import QwenAudioFeatureExtractor
 from qwen_audio_hf.processing.processing_qwen_audio import QwenAudioProcessor
-from qwen_audio_hf.processing.special_tokens import AUDIO_END_ID, AUDIO_PAD_ID, AUDIO_START_ID, ENDOFTEXT_ID
+from qwen_audio_hf.core.token_ids import AUDIO_END_ID, AUDIO_PAD_ID, AUDIO_START_ID, ENDOFTEXT_ID
 from qwen_audio_hf.processing.tokenization_qwen_audio import QwenAudioTokenizer, packaged_vocab_file
 
 from .signals import tone
@@ -278,3 +278,16 @@ def test_named_audio_token_ids(processor):
     assert (processor.audio_start_token_id, processor.audio_end_token_id, processor.audio_token_id) == (
         AUDIO_START_ID, AUDIO_END_ID, AUDIO_PAD_ID)
     assert processor.model_input_names == ["input_ids", "attention_mask", "input_features", "feature_attention_mask"]
+
+
+@pytest.mark.parametrize(("samples", "mel_frames", "span"), [(1, 0, 2), (159, 0, 2), (160, 1, 2), (479, 2, 2),
+                                                               (480, 3, 3), (800, 5, 3), (1120, 7, 4)])
+def test_clips_under_30_ms_are_accepted_with_the_originals_span_arithmetic(processor, samples, mel_frames, span):
+    """Original: frames = L // 160, T = (frames - 1) // 2 + 1, tokens = (T - 2) // 2 + 1 (0 under 30 ms)."""
+    conv = (mel_frames - 1) // 2 + 1
+    assert span == (conv - 2) // 2 + 1 + 2
+    out = processor(text="<audio></audio>hi", audio=[np.full(samples, 0.1, dtype=np.float32)], sampling_rate=16000)
+    assert int(out["feature_attention_mask"].sum()) == mel_frames
+    ids = out["input_ids"][0].tolist()
+    assert ids[0] == AUDIO_START_ID and ids[span - 1] == AUDIO_END_ID
+    assert ids[1 : span - 1] == [AUDIO_PAD_ID] * (span - 2)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from qwen_audio_hf.training import QwenAudioDataCollator, load_pretraining_data, load_sft_data
-from qwen_audio_hf.processing.feature_extraction_qwen_audio import audio_span_length, mel_frames_for_samples
+from qwen_audio_hf.core.audio_lengths import audio_span_length, mel_frames_for_samples
 from qwen_audio_hf.training.data import pretraining_segments, sft_segments
 
 from .conftest import ASR_TAGS, pretraining_rows, write_clip

@@ -17,12 +17,16 @@ from .modeling_qwen_audio_text import QwenAudioTextModel
 
 @dataclass
 class QwenAudioModelOutputWithPast(ModelOutput):
-    """Decoder output of `QwenAudioModel` (`cache` is the KV cache; `past_key_values` is an alias)."""
+    """Decoder output of `QwenAudioModel` (`cache` is the KV cache; `past_key_values` is an alias).
+
+    `ntk_alpha` (B,): the dynamic-NTK alpha chosen at the prefill; pass it back with `cache` to continue it.
+    """
 
     last_hidden_state: torch.Tensor | None = None
     cache: Cache | None = None
     hidden_states: tuple[torch.Tensor, ...] | None = None
     attentions: tuple[torch.Tensor, ...] | None = None
+    ntk_alpha: torch.Tensor | None = None
 
     @property
     def past_key_values(self) -> Cache | None:
@@ -31,13 +35,17 @@ class QwenAudioModelOutputWithPast(ModelOutput):
 
 @dataclass
 class QwenAudioCausalLMOutputWithPast(ModelOutput):
-    """Output of `QwenAudioForConditionalGeneration` (`cache` is the KV cache; `past_key_values` is an alias)."""
+    """Output of `QwenAudioForConditionalGeneration` (`cache` is the KV cache; `past_key_values` is an alias).
+
+    `ntk_alpha` (B,): the dynamic-NTK alpha chosen at the prefill; pass it back with `cache` to continue it.
+    """
 
     loss: torch.Tensor | None = None
     logits: torch.Tensor | None = None
     cache: Cache | None = None
     hidden_states: tuple[torch.Tensor, ...] | None = None
     attentions: tuple[torch.Tensor, ...] | None = None
+    ntk_alpha: torch.Tensor | None = None
 
     @property
     def past_key_values(self) -> Cache | None:
@@ -55,6 +63,8 @@ class QwenAudioPreTrainedModel(PreTrainedModel):
     _supports_sdpa = True
     _supports_flex_attn = False
     _supports_attention_backend = True
+    # A decode step (static cache, `ntk_alpha` passed back by generate) has no graph break and no host sync.
+    _can_compile_fullgraph = True
     # Buffers and leftovers of the original layout that are recomputed, never loaded.
     _keys_to_ignore_on_load_unexpected = [
         r"positional_embedding",
@@ -67,25 +77,30 @@ class QwenAudioPreTrainedModel(PreTrainedModel):
         super()._init_weights(module)
         init_encoder_positions(module)
 
+    # Reader of other checkpoint layouts, registered by the loader that provides it: importing the modeling package
+    # registers `original_checkpoint.OriginalLayoutReader` (ORIGINAL hub checkpoints). It offers two context
+    # managers, `loading(path, kwargs)` around `from_pretrained` (yields the kwargs to use and a function to call on
+    # the loaded model) and `weight_mapping(model, load_config)` around `_load_pretrained_model` (yields the load
+    # config). None (a Hub export's remote code): the native layout only.
+    checkpoint_layout_reader = None
+
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path, *model_args, **kwargs):
         """Load a native checkpoint, or an ORIGINAL Qwen-Audio hub checkpoint (translated at load time)."""
-        try:
-            from .original_checkpoint import original_layout_loading
-        except ImportError:  # exported without the loader (e.g. as Hub remote code): native layout only
+        reader = QwenAudioPreTrainedModel.checkpoint_layout_reader
+        if reader is None:
             return super().from_pretrained(pretrained_model_name_or_path, *model_args, **kwargs)
-        with original_layout_loading(pretrained_model_name_or_path, kwargs) as (kwargs, adapt_loaded_model):
+        with reader.loading(pretrained_model_name_or_path, kwargs) as (kwargs, adapt_loaded_model):
             loaded = super().from_pretrained(pretrained_model_name_or_path, *model_args, **kwargs)
         adapt_loaded_model(loaded[0] if isinstance(loaded, tuple) else loaded)
         return loaded
 
     @classmethod
     def _load_pretrained_model(cls, model, state_dict, checkpoint_files, load_config, expected_keys=None):
-        try:
-            from .original_checkpoint import with_original_weight_mapping
-        except ImportError:
+        reader = QwenAudioPreTrainedModel.checkpoint_layout_reader
+        if reader is None:
             return super()._load_pretrained_model(model, state_dict, checkpoint_files, load_config, expected_keys)
-        with with_original_weight_mapping(model, load_config) as load_config:
+        with reader.weight_mapping(model, load_config) as load_config:
             return super()._load_pretrained_model(model, state_dict, checkpoint_files, load_config, expected_keys)
 
 
@@ -207,9 +222,9 @@ class QwenAudioModel(QwenAudioPreTrainedModel):
             )
         if inputs_embeds is None:
             inputs_embeds = self.get_input_embeddings()(input_ids)
-            decoding = cache is not None and cache.get_seq_length() > 0
-            has_spans = bool((input_ids == self.config.audio_start_token_id).any())
-            if input_features is not None and decoding and not has_spans:
+            # A span needs >= 2 tokens: a 1-token step (decoding) never searches for one (no host sync there).
+            has_spans = input_ids.shape[1] > 1 and bool((input_ids == self.config.audio_start_token_id).any())
+            if input_features is not None and not has_spans and cache is not None and cache.get_seq_length() > 0:
                 input_features = None  # decode step of a manual loop that re-sends the prompt's audio: already used
             if input_features is not None:
                 inputs_embeds = self.merge_audio_embeddings(
@@ -234,6 +249,7 @@ class QwenAudioModel(QwenAudioPreTrainedModel):
             cache=outputs.cache,
             hidden_states=outputs.hidden_states,
             attentions=outputs.attentions,
+            ntk_alpha=getattr(outputs, "ntk_alpha", None),
         )
 
 
@@ -261,12 +277,20 @@ class QwenAudioForConditionalGeneration(QwenAudioPreTrainedModel, GenerationMixi
         self.loss_type = "ForCausalLM"
         self.post_init()
 
+    # `build_from_components(cls, **kwargs)`, registered by the modeling package (components.py). A build tool:
+    # Hub exports (remote code) ship without it.
+    components_builder = None
+
     @classmethod
     def from_components(cls, **kwargs):
-        """Build a model from separately pretrained parts (see `components.build_from_components`)."""
-        from .components import build_from_components
-
-        return build_from_components(cls, **kwargs)
+        """Build a model from separately pretrained parts, a Whisper encoder and a causal LM (see components.py)."""
+        builder = QwenAudioForConditionalGeneration.components_builder
+        if builder is None:
+            raise NotImplementedError(
+                "from_components is a build tool of the qwen-audio-hf package and is not part of a Hub export: "
+                "pip install qwen-audio-hf and call from_components on the model class of that package."
+            )
+        return builder(cls, **kwargs)
 
     def get_input_embeddings(self):
         return self.model.get_input_embeddings()
@@ -312,6 +336,16 @@ class QwenAudioForConditionalGeneration(QwenAudioPreTrainedModel, GenerationMixi
                 audio = {k: v.index_select(0, index.to(v.device)) if v is not None else None for k, v in audio.items()}
         model_kwargs.update({key: value for key, value in audio.items() if value is not None})
         return input_ids, model_kwargs
+
+    def _update_model_kwargs_for_generation(self, outputs, model_kwargs, is_encoder_decoder=False, num_new_tokens=1):
+        """Also carry the prefill's dynamic-NTK alpha to every later step (as a tensor: works with every cache
+        class and keeps the compiled decode step free of host syncs)."""
+        model_kwargs = super()._update_model_kwargs_for_generation(
+            outputs, model_kwargs, is_encoder_decoder=is_encoder_decoder, num_new_tokens=num_new_tokens
+        )
+        if outputs.get("ntk_alpha") is not None:
+            model_kwargs["ntk_alpha"] = outputs["ntk_alpha"]
+        return model_kwargs
 
     @can_return_tuple
     def forward(
@@ -362,6 +396,7 @@ class QwenAudioForConditionalGeneration(QwenAudioPreTrainedModel, GenerationMixi
             cache=outputs.cache,
             hidden_states=outputs.hidden_states,
             attentions=outputs.attentions,
+            ntk_alpha=outputs.ntk_alpha,
         )
 
 

@@ -1,9 +1,16 @@
 """Qwen-Audio audio tower: Whisper-style encoder that runs only over the frames the batch really needs.
 
 Layout and names follow Whisper / Qwen2-Audio (conv1, conv2, layers.N.{self_attn,fc1,fc2,...}, layer_norm) so
-Whisper weights map 1:1. Behaviour follows the original Qwen-Audio encoder: the mel input is cut to the longest
-clip of the batch, frames past a clip's length are zeroed after the positions are added and masked out as
-attention keys, blocks are pre-LN with exact (erf) GELU, then AvgPool1d(2, 2) and the final LayerNorm.
+Whisper weights map 1:1. Behaviour follows the original Qwen-Audio encoder run on each clip ALONE: the clip's
+mel is cut to 2 * T frames (T = its length after the conv stem) and the convolutions zero-pad past it, frames
+past T are zeroed after the positions are added and masked out as attention keys, blocks are pre-LN with exact
+(erf) GELU, then AvgPool1d(2, 2) and the final LayerNorm.
+
+Batch invariance (a deliberate difference from the original, `config.batch_invariant=False` turns it off): the
+original cuts a whole batch to its longest clip, so a shorter clip's conv stem reads the real mel frames past its
+own end (0.17 max abs difference on the tiny fixtures). Here each clip's mel frames past its own 2 * T are zeroed
+before conv1, which is exactly the zero padding its convolutions see when it is encoded alone; everything later
+only reads frames < T.
 """
 
 import math
@@ -20,6 +27,7 @@ from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.modeling_outputs import ModelOutput
 from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 
+from ..core.audio_lengths import audio_token_counts, conv_output_lengths
 from .configuration_qwen_audio import QwenAudioEncoderConfig
 
 
@@ -30,20 +38,6 @@ def sinusoid_positions(length: int, channels: int, max_timescale: float = 10000.
     inv_timescales = torch.exp(-log_increment * torch.arange(half, dtype=torch.float32))
     scaled_time = torch.arange(length, dtype=torch.float32)[:, None] * inv_timescales[None, :]
     return torch.cat([torch.sin(scaled_time), torch.cos(scaled_time)], dim=1)
-
-
-def conv_output_lengths(mel_frames):
-    """Frames after the stride-2 conv stem: (mel_frames - 1) // 2 + 1 (an int or an integer tensor)."""
-    return (mel_frames - 1) // 2 + 1
-
-
-def audio_token_counts(mel_frames):
-    """Audio embeddings per clip after the 2x average pooling (an int or an integer tensor).
-
-    The single source of the audio -> tokens arithmetic: the processor's span lengths come from here too
-    (span = audio tokens + bos + eos).
-    """
-    return (conv_output_lengths(mel_frames) - 2) // 2 + 1
 
 
 @dataclass
@@ -198,31 +192,36 @@ class QwenAudioEncoder(QwenAudioEncoderPreTrainedModel):
                     f"{tuple(feature_attention_mask.shape)}."
                 )
             mel_frames = feature_attention_mask.to(input_features.device).long().sum(-1)
-        if bool((mel_frames < 1).any()):
-            raise ValueError("every audio needs at least one mel frame (feature_attention_mask row is all zeros).")
-
         conv_lengths = conv_output_lengths(mel_frames)
-        max_frames = int(conv_lengths.max())
-        # Encode only up to the longest clip of the batch (never a fixed 30 s window).
-        features = input_features[..., : 2 * max_frames]
-        features = features.to(dtype=self.conv1.weight.dtype, device=self.conv1.weight.device)
-        hidden_states = nn.functional.gelu(self.conv1(features))
-        hidden_states = nn.functional.gelu(self.conv2(hidden_states)).permute(0, 2, 1)
-        length = hidden_states.shape[1]
+        # Encode only up to the longest clip of the batch (never a fixed 30 s window); at least two conv frames so
+        # the pooling has an input even when every clip is under 30 ms (such clips give no audio tokens).
+        length = max(int(conv_lengths.max()), 2)
         if length > self.config.max_source_positions:
             raise ValueError(
                 f"audio too long: {length} encoder frames > max_source_positions={self.config.max_source_positions} "
                 "(30 s); cut the audio to 30 s before feature extraction."
             )
+        features = input_features[..., : 2 * length]
+        features = features.to(dtype=self.conv1.weight.dtype, device=self.conv1.weight.device)
+        if features.shape[-1] < 2 * length:
+            features = nn.functional.pad(features, (0, 2 * length - features.shape[-1]))
+        conv_lengths = conv_lengths.to(features.device)
+        if self.config.batch_invariant:
+            # Each clip sees zeros past its own 2 * T mel frames, as when it is encoded alone.
+            mel_mask = torch.arange(2 * length, device=features.device)[None, :] < 2 * conv_lengths[:, None]
+            features = features.masked_fill(~mel_mask[:, None, :], 0.0)
+        hidden_states = nn.functional.gelu(self.conv1(features))
+        hidden_states = nn.functional.gelu(self.conv2(hidden_states)).permute(0, 2, 1)
         hidden_states = (hidden_states + self.embed_positions[:length]).to(hidden_states.dtype)
 
-        frame_mask = torch.arange(length, device=hidden_states.device)[None, :] < conv_lengths.to(
-            hidden_states.device
-        )[:, None]
-        # Padded frames are zeroed (as the original does) and never attended to as keys.
+        frame_mask = torch.arange(length, device=hidden_states.device)[None, :] < conv_lengths[:, None]
+        # Padded frames are zeroed (as the original does) and never attended to as keys. A clip with no frame at
+        # all (under 10 ms) keeps key 0 so its (unused) rows stay finite instead of softmax over nothing.
         hidden_states = hidden_states.masked_fill(~frame_mask[..., None], 0.0)
+        key_mask = frame_mask.clone()
+        key_mask[:, 0] = True
         attention_mask = create_bidirectional_mask(
-            config=self.config, inputs_embeds=hidden_states, attention_mask=frame_mask
+            config=self.config, inputs_embeds=hidden_states, attention_mask=key_mask
         )
 
         kwargs.pop("output_attentions", None)  # attention weights are not collected for the audio tower

@@ -17,12 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from ..core.audio_lengths import MAX_AUDIO_SAMPLES, MAX_AUDIO_SECONDS, TARGET_SAMPLING_RATE
 
-TARGET_SAMPLING_RATE = 16000
-MAX_AUDIO_SECONDS = 30
-MAX_AUDIO_SAMPLES = MAX_AUDIO_SECONDS * TARGET_SAMPLING_RATE
-MIN_AUDIO_SAMPLES = 480
-"""Shortest clip (30 ms = 3 mel frames) that still yields one audio token after the encoder's downsampling."""
 MAX_CHANNELS = 16
 """Largest channel count accepted for 2-D arrays; the smaller axis of a 2-D array is the channel axis."""
 
@@ -136,16 +132,12 @@ def prepare_waveform(
     sampling_rate = validate_sampling_rate(sampling_rate, what=name)
     array = _to_numpy(array)
     if array.size == 0:
-        raise ValueError(f"{name} is empty (shape {tuple(array.shape)}); pass at least 30 ms of audio.")
+        raise ValueError(f"{name} is empty (shape {tuple(array.shape)}); pass at least one sample of audio.")
     waveform = _downmix(_to_float(array, name), name)
     if not np.all(np.isfinite(waveform)):
         raise ValueError(f"{name} contains NaN or infinite samples; clean the waveform before processing.")
+    # Clips under 30 ms are kept: like the original, they give no audio token (a span of just <audio></audio>).
     waveform = resample(np.ascontiguousarray(waveform), sampling_rate, target_sampling_rate)
-    if waveform.shape[0] < MIN_AUDIO_SAMPLES * target_sampling_rate // TARGET_SAMPLING_RATE:
-        raise ValueError(
-            f"{name} is too short ({waveform.shape[0]} samples at {target_sampling_rate} Hz); Qwen-Audio needs at "
-            f"least {MIN_AUDIO_SAMPLES / TARGET_SAMPLING_RATE * 1000:g} ms of audio to produce one audio token."
-        )
     return truncate_to_max_length(waveform, name, max_samples)
 
 
@@ -273,7 +265,6 @@ def load_audio(
 
 __all__ = [
     "MAX_AUDIO_SAMPLES",
-    "MIN_AUDIO_SAMPLES",
     "MAX_AUDIO_SECONDS",
     "TARGET_SAMPLING_RATE",
     "decode_audio_file",

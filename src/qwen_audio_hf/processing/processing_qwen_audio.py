@@ -23,7 +23,8 @@ from .feature_extraction_qwen_audio import (
     _looks_like_original_checkpoint,
     as_clip_list,
 )
-from .special_tokens import AUDIO_END, AUDIO_PAD, AUDIO_START, IM_START, check_tags
+from ..core.token_ids import AUDIO_END, AUDIO_PAD, AUDIO_START, IM_START
+from .special_tokens import check_tags
 from .tokenization_qwen_audio import QwenAudioTokenizer
 
 DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant."

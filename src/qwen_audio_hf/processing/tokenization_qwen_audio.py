@@ -3,7 +3,7 @@
 The backend reproduces the original tiktoken encoding id for id:
 
 * NFC normalisation of the text,
-* every special token of :mod:`.special_tokens` is matched whole inside the text (also glued to words),
+* every special token of the ``core/token_ids.py`` inventory is matched whole inside the text (also glued to words),
 * the remaining text is split with the Qwen pre-tokenisation pattern and encoded with byte-level BPE whose
   merges are derived from the ranks (a merge's priority is the rank of the token it produces); a piece that is
   itself in the vocabulary is emitted directly (``ignore_merges``), as tiktoken does,
@@ -26,7 +26,7 @@ from transformers.convert_slow_tokenizer import bytes_to_unicode
 from transformers.tokenization_utils_tokenizers import TokenizersBackend
 from transformers.utils import logging
 
-from .special_tokens import (
+from ..core.token_ids import (
     AUDIO_END,
     AUDIO_PAD,
     AUDIO_START,

@@ -39,8 +39,8 @@ import numpy as np
 
 from ..jsonl import read_jsonl as read_jsonl_records
 from ..processing import audio_io
-from ..processing.feature_extraction_qwen_audio import audio_span_length, mel_frames_for_samples
-from ..processing.special_tokens import AUDIO_END, AUDIO_START, ENDOFTEXT, IM_END, IM_START
+from ..core.audio_lengths import audio_token_counts, mel_frames_for_samples
+from ..core.token_ids import AUDIO_END, AUDIO_START, ENDOFTEXT, IM_END, IM_START
 
 AUDIO_PLACEHOLDER = AUDIO_START + AUDIO_END
 """An empty audio span; the processor fills it with the next clip's ``[[[AUDIO:modality]]]`` tokens."""
@@ -95,7 +95,7 @@ def audio_num_samples(value: Any) -> int:
     if kind == "array":
         array, rate = source
         if array.ndim == 0 or array.size == 0:
-            raise ValueError("audio array is empty; give at least 30 ms of samples or drop the row.")
+            raise ValueError("audio array is empty; give at least one sample or drop the row.")
         frames, rate = max(array.shape) if array.ndim > 1 else array.shape[0], audio_io.validate_sampling_rate(rate)
     else:
         import soundfile
@@ -343,9 +343,7 @@ def row_length(row: Mapping[str, Any], processor: Any) -> int:
                 f"audio is {samples / audio_io.TARGET_SAMPLING_RATE:.1f} s long; the encoder takes at most "
                 f"{audio_io.MAX_AUDIO_SECONDS} s per clip: split the clip and its target, or drop the row."
             )
-        if samples < audio_io.MIN_AUDIO_SAMPLES:
-            raise ValueError(f"audio is {samples} samples long; Qwen-Audio needs at least 30 ms.")
-        spans += audio_span_length(mel_frames_for_samples(samples)) - 2
+        spans += audio_token_counts(mel_frames_for_samples(samples))
     return text_tokens + spans
 
 
