@@ -35,8 +35,7 @@ def test_saved_config_reads_as_qwen2_text_and_audio(tmp_path):
     for name in ("vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
                  "num_key_value_heads", "head_dim", "rms_norm_eps", "rope_parameters", "seq_length"):
         assert getattr(text, name) == getattr(native, name), name
-    # vLLM's default max_model_len comes from here: capped at seq_length (dynamic NTK / log-n are not served).
-    assert text.max_position_embeddings == 256
+    assert text.max_position_embeddings == 1024  # vLLM takes the smaller of this and seq_length as its maximum
     for name in ("d_model", "encoder_layers", "encoder_attention_heads", "encoder_ffn_dim", "num_mel_bins"):
         assert getattr(served.audio_config, name) == getattr(config.audio_config, name), name
     assert (served.audio_start_token_id, served.audio_end_token_id, served.audio_token_id) == (

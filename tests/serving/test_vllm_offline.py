@@ -13,7 +13,7 @@ def _clip(reference, name):
 
 @pytest.fixture(scope="module")
 def llm(reference):
-    return vllm.LLM(
+    engine = vllm.LLM(
         model=reference["checkpoint"],
         dtype="float32",
         max_model_len=reference["seq_length"],
@@ -21,6 +21,8 @@ def llm(reference):
         limit_mm_per_prompt={"audio": 2},
         enforce_eager=True,
     )
+    yield engine
+    engine.llm_engine.engine_core.shutdown()  # free its memory before the server test starts another engine
 
 
 def _request(reference, case):
@@ -62,3 +64,9 @@ def test_audio_with_an_invalid_sampling_rate_is_refused(llm, reference):
         request = {"prompt": prompt, "multi_modal_data": {"audio": [(wave, rate)]}}
         with pytest.raises(ValueError, match="sampling_rate"):
             llm.generate([request], vllm.SamplingParams(max_tokens=1))
+
+
+def test_max_model_len_beyond_seq_length_is_refused(reference):
+    """Dynamic NTK + log-n beyond seq_length are not served: vLLM's maximum is seq_length."""
+    with pytest.raises(ValueError, match=f"seq_length={reference['seq_length']}"):
+        vllm.LLM(model=reference["checkpoint"], dtype="float32", max_model_len=2 * reference["seq_length"])

@@ -13,6 +13,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ..core.audio_lengths import conv_output_lengths
+
 
 def sinusoid_positions(length: int, channels: int, max_timescale: float = 10000.0) -> torch.Tensor:
     """Whisper's fixed sinusoid table, (length, channels): [sin | cos] halves."""
@@ -20,12 +22,6 @@ def sinusoid_positions(length: int, channels: int, max_timescale: float = 10000.
     inv_timescales = torch.exp(-(math.log(max_timescale) / (half - 1)) * torch.arange(half, dtype=torch.float32))
     scaled_time = torch.arange(length, dtype=torch.float32)[:, None] * inv_timescales[None, :]
     return torch.cat([torch.sin(scaled_time), torch.cos(scaled_time)], dim=1)
-
-
-def audio_token_count(mel_frames: int) -> int:
-    """Pooled audio frames of a clip with `mel_frames` valid mel frames (conv stride 2, then pool 2)."""
-    conv_frames = (int(mel_frames) - 1) // 2 + 1
-    return (conv_frames - 2) // 2 + 1
 
 
 class EncoderAttention(nn.Module):
@@ -83,7 +79,7 @@ class QwenAudioTower(nn.Module):
         self.layer_norm = nn.LayerNorm(d_model)
 
     def forward(self, features: torch.Tensor, mel_frames: int) -> torch.Tensor:
-        conv_frames = (int(mel_frames) - 1) // 2 + 1
+        conv_frames = conv_output_lengths(int(mel_frames))
         if conv_frames > self.max_source_positions:
             raise ValueError(
                 f"audio too long: {conv_frames} encoder frames > {self.max_source_positions} (30 s); split it first."
@@ -113,4 +109,4 @@ class QwenAudioProjector(nn.Module):
         return torch.cat([bos_eos[0:1], projected, bos_eos[1:2]])
 
 
-__all__ = ["QwenAudioProjector", "QwenAudioTower", "audio_token_count", "sinusoid_positions"]
+__all__ = ["QwenAudioProjector", "QwenAudioTower", "sinusoid_positions"]

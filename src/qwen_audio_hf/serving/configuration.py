@@ -9,6 +9,8 @@ transformers 5 release has: the text side becomes a stock `Qwen2Config` (vLLM's 
 from huggingface_hub.dataclasses import strict
 from transformers import PretrainedConfig, Qwen2Config
 
+from ..core.token_ids import AUDIO_END_ID, AUDIO_PAD_ID, AUDIO_START_ID, ENDOFTEXT_ID
+
 MODEL_TYPE = "qwen_audio"
 ARCHITECTURE = "QwenAudioForConditionalGeneration"
 
@@ -25,9 +27,9 @@ TEXT_DEFAULTS = {
     "seq_length": 2048,
     "use_dynamic_ntk": True,
     "use_logn_attn": True,
-    "pad_token_id": 151643,
-    "bos_token_id": 151643,
-    "eos_token_id": 151643,
+    "pad_token_id": ENDOFTEXT_ID,
+    "bos_token_id": ENDOFTEXT_ID,
+    "eos_token_id": ENDOFTEXT_ID,
 }
 AUDIO_DEFAULTS = {
     "num_mel_bins": 80,
@@ -46,9 +48,6 @@ def text_config_from_dict(text: dict) -> Qwen2Config:
         values["head_dim"] = values["hidden_size"] // values["num_attention_heads"]
     if values.get("num_key_value_heads") is None:
         values["num_key_value_heads"] = values["num_attention_heads"]
-    if values["use_dynamic_ntk"] or values["use_logn_attn"]:
-        # vLLM derives its default max_model_len from here: keep it within what it serves faithfully.
-        values["max_position_embeddings"] = min(values["max_position_embeddings"], values["seq_length"])
     return Qwen2Config(**values)
 
 
@@ -68,9 +67,9 @@ class QwenAudioServingConfig(PretrainedConfig):
 
     audio_config: dict | PretrainedConfig | None = None
     text_config: dict | PretrainedConfig | None = None
-    audio_token_id: int = 151851
-    audio_start_token_id: int = 155163
-    audio_end_token_id: int = 155164
+    audio_token_id: int = AUDIO_PAD_ID
+    audio_start_token_id: int = AUDIO_START_ID
+    audio_end_token_id: int = AUDIO_END_ID
     tie_word_embeddings: bool | None = None
 
     def __post_init__(self, **kwargs):
@@ -88,6 +87,9 @@ class QwenAudioServingConfig(PretrainedConfig):
 
 def check_max_model_len(max_model_len: int, text_config) -> None:
     """Refuse contexts past `seq_length` when the checkpoint relies on dynamic NTK + log-n there.
+
+    vLLM itself already derives its maximum from `seq_length` (one of the keys it reads); this check also holds
+    when that limit is overridden (VLLM_ALLOW_LONG_MAX_MODEL_LEN=1).
 
     Our transformers model reproduces the original's dynamic NTK rope and log-n query scaling beyond
     `seq_length`; vLLM's Qwen2 decoder has neither, so longer contexts would silently give other tokens.

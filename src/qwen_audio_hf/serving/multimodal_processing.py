@@ -25,13 +25,20 @@ from vllm.multimodal.processing import (
 )
 
 from ..processing import QwenAudioFeatureExtractor, QwenAudioProcessor
+from ..core.audio_lengths import (
+    AUDIO_SPAN_EXTRA_TOKENS,
+    HOP_LENGTH,
+    MAX_AUDIO_SAMPLES,
+    MAX_AUDIO_SECONDS,
+    TARGET_SAMPLING_RATE,
+    audio_token_counts,
+)
+from ..core.token_ids import AUDIO_END, AUDIO_START
 from ..processing.audio_io import prepare_waveform
-from .audio_encoder import audio_token_count
 from .configuration import QwenAudioServingConfig
 
-SAMPLING_RATE = 16000
-MAX_AUDIO_SECONDS = 30
-PLACEHOLDER = "<audio></audio>"
+SAMPLING_RATE = TARGET_SAMPLING_RATE
+PLACEHOLDER = AUDIO_START + AUDIO_END
 
 
 class QwenAudioDataParser(MultiModalDataParser):
@@ -64,7 +71,7 @@ class QwenAudioProcessingInfo(BaseProcessingInfo):
     def get_mm_max_tokens_per_item(self, seq_len: int, mm_counts: Mapping[str, int] | None = None):
         if (mm_counts or {}).get("audio", 0) <= 0:
             return {}
-        return {"audio": audio_token_count(MAX_AUDIO_SECONDS * SAMPLING_RATE // 160) + 2}
+        return {"audio": audio_token_counts(MAX_AUDIO_SAMPLES // HOP_LENGTH) + AUDIO_SPAN_EXTRA_TOKENS}
 
 
 class QwenAudioDummyInputsBuilder(BaseDummyInputsBuilder[QwenAudioProcessingInfo]):
@@ -74,7 +81,7 @@ class QwenAudioDummyInputsBuilder(BaseDummyInputsBuilder[QwenAudioProcessingInfo
     def get_dummy_mm_data(self, seq_len: int, mm_counts: Mapping[str, int], mm_options=None):
         overrides = (mm_options or {}).get("audio")
         audios = self._get_dummy_audios(
-            length=MAX_AUDIO_SECONDS * SAMPLING_RATE, num_audios=mm_counts.get("audio", 0), overrides=overrides
+            length=MAX_AUDIO_SAMPLES, num_audios=mm_counts.get("audio", 0), overrides=overrides
         )
         return {"audio": [(audio, SAMPLING_RATE) for audio in audios]}
 
@@ -122,7 +129,7 @@ class QwenAudioMultiModalProcessor(BaseMultiModalProcessor[QwenAudioProcessingIn
 
         def span(item_index: int) -> PromptUpdateDetails:
             # Every position of the span (bos, frames, eos) is an audio embedding.
-            count = audio_token_count(mel_frames[item_index])
+            count = audio_token_counts(mel_frames[item_index])
             return PromptUpdateDetails.from_seq([start_id] + [pad_id] * count + [end_id])
 
         return [PromptReplacement(modality="audio", target=[start_id, end_id], replacement=span)]

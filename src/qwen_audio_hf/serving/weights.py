@@ -11,33 +11,9 @@ from collections.abc import Iterable, Iterator
 
 import torch
 
-# Original -> native renames, applied in order (each sees the previous result). w1 is the "up" side and w2 the
-# SiLU "gate" side of the original MLP c_proj(w1(x) * silu(w2(x))).
-ORIGINAL_TO_NATIVE = [
-    (r"^transformer\.audio\.proj\.", "model.multi_modal_projector.linear."),
-    (r"^transformer\.audio\.audio_bos_eos_token\.", "model.multi_modal_projector.audio_bos_eos_embedding."),
-    (r"^transformer\.audio\.ln_post\.", "model.audio_tower.layer_norm."),
-    (r"^transformer\.audio\.blocks\.", "model.audio_tower.layers."),
-    (r"^transformer\.audio\.", "model.audio_tower."),
-    (r"\.attn\.query\.", ".self_attn.q_proj."),
-    (r"\.attn\.key\.", ".self_attn.k_proj."),
-    (r"\.attn\.value\.", ".self_attn.v_proj."),
-    (r"\.attn\.out\.", ".self_attn.out_proj."),
-    (r"\.attn_ln\.", ".self_attn_layer_norm."),
-    (r"\.mlp_ln\.", ".final_layer_norm."),
-    (r"\.mlp\.0\.", ".fc1."),
-    (r"\.mlp\.2\.", ".fc2."),
-    (r"^transformer\.wte\.", "model.language_model.embed_tokens."),
-    (r"^transformer\.ln_f\.", "model.language_model.norm."),
-    (r"^transformer\.h\.", "model.language_model.layers."),
-    (r"\.ln_1\.", ".input_layernorm."),
-    (r"\.ln_2\.", ".post_attention_layernorm."),
-    (r"\.attn\.c_proj\.", ".self_attn.o_proj."),
-    (r"\.mlp\.w1\.", ".mlp.up_proj."),
-    (r"\.mlp\.w2\.", ".mlp.gate_proj."),
-    (r"\.mlp\.c_proj\.", ".mlp.down_proj."),
-]
-FUSED_QKV = ".attn.c_attn."
+from ..core.original_keys import FUSED_QKV_SOURCE, ORIGINAL_KEY_RENAMES
+
+FUSED_QKV = f".{FUSED_QKV_SOURCE}."
 # Buffers the original saves that are recomputed here.
 IGNORED = re.compile(r"(positional_embedding|rotary_emb\.inv_freq|masked_bias|logn_tensor|embed_positions)")
 
@@ -53,7 +29,7 @@ def native_name(name: str) -> str:
     """Original (`transformer.*`) keys renamed to native ones; native keys (and `lm_head.*`) unchanged."""
     if not name.startswith("transformer."):
         return name
-    for pattern, replacement in ORIGINAL_TO_NATIVE:
+    for pattern, replacement in ORIGINAL_KEY_RENAMES:
         name = re.sub(pattern, replacement, name)
     return name
 
