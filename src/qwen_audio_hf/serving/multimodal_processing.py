@@ -24,7 +24,6 @@ from vllm.multimodal.processing import (
     PromptUpdateDetails,
 )
 
-from ..processing import QwenAudioFeatureExtractor, QwenAudioProcessor
 from ..core.audio_lengths import (
     AUDIO_SPAN_EXTRA_TOKENS,
     HOP_LENGTH,
@@ -34,10 +33,10 @@ from ..core.audio_lengths import (
     audio_token_counts,
 )
 from ..core.token_ids import AUDIO_END, AUDIO_START
+from ..processing import QwenAudioFeatureExtractor, QwenAudioProcessor
 from ..processing.audio_io import prepare_waveform
 from .configuration import QwenAudioServingConfig
 
-SAMPLING_RATE = TARGET_SAMPLING_RATE
 PLACEHOLDER = AUDIO_START + AUDIO_END
 
 
@@ -48,7 +47,7 @@ class QwenAudioDataParser(MultiModalDataParser):
     """
 
     def _get_audio_with_sr(self, audio):
-        waveform, sampling_rate = audio if isinstance(audio, tuple) else (audio, SAMPLING_RATE)
+        waveform, sampling_rate = audio if isinstance(audio, tuple) else (audio, TARGET_SAMPLING_RATE)
         return prepare_waveform(waveform, sampling_rate, max_samples=None), None
 
 
@@ -63,7 +62,7 @@ class QwenAudioProcessingInfo(BaseProcessingInfo):
         return self.get_hf_processor().feature_extractor
 
     def get_data_parser(self) -> MultiModalDataParser:
-        return QwenAudioDataParser(target_sr=SAMPLING_RATE, audio_resample_method="soxr")
+        return QwenAudioDataParser(target_sr=TARGET_SAMPLING_RATE, audio_resample_method="soxr")
 
     def get_supported_mm_limits(self) -> Mapping[str, int | None]:
         return {"audio": None}
@@ -83,7 +82,7 @@ class QwenAudioDummyInputsBuilder(BaseDummyInputsBuilder[QwenAudioProcessingInfo
         audios = self._get_dummy_audios(
             length=MAX_AUDIO_SAMPLES, num_audios=mm_counts.get("audio", 0), overrides=overrides
         )
-        return {"audio": [(audio, SAMPLING_RATE) for audio in audios]}
+        return {"audio": [(audio, TARGET_SAMPLING_RATE) for audio in audios]}
 
 
 def count_placeholders(token_ids: Sequence[int], start_id: int, end_id: int) -> int:
@@ -97,7 +96,7 @@ class QwenAudioMultiModalProcessor(BaseMultiModalProcessor[QwenAudioProcessingIn
         waveforms = []
         for index, clip in enumerate(hf_data.get("audio") or []):
             waveform = np.asarray(clip, dtype=np.float32).reshape(-1)
-            seconds = waveform.shape[0] / SAMPLING_RATE
+            seconds = waveform.shape[0] / TARGET_SAMPLING_RATE
             if seconds > MAX_AUDIO_SECONDS:
                 raise ValueError(
                     f"audio {index} is {seconds:.1f} s long; Qwen-Audio takes at most {MAX_AUDIO_SECONDS} s per "
