@@ -108,7 +108,8 @@ def test_cli_arguments():
 
 def test_smoke_run_writes_metrics_and_a_reloadable_model(processor, tmp_path, capsys):
     settings = demo.DemoSettings(train_per_task=4, sft_per_task=2, eval_per_task=2, pretrain_steps=2, sft_steps=2,
-                                 batch_size=4, text_hidden_size=32, audio_d_model=32, lora_rank=4)
+                                 batch_size=4, text_hidden_size=32, audio_d_model=32, lora_rank=4,
+                                 long_form_seconds=5.0)
     metrics = demo.run_demo(str(tmp_path), settings, processor=processor)
     saved = json.load(open(tmp_path / "metrics.json"))
     assert saved["tasks"].keys() == set(synthetic.TASKS)
@@ -117,6 +118,7 @@ def test_smoke_run_writes_metrics_and_a_reloadable_model(processor, tmp_path, ca
         for key in ("accuracy", "audio_zeroed_accuracy"):
             assert 0.0 <= row[key] <= 1.0
     assert saved["vocab_size"] == 155947 and metrics["tasks"] == saved["tasks"]
+    assert {"clips", "recovered_fraction", "mean_abs_onset_error_s"} <= set(saved["long_form"])
     model_dir = tmp_path / "model"
     assert {"config.json", "model.safetensors", "modeling_qwen_audio.py", "README.md"} <= set(os.listdir(model_dir))
     out = capsys.readouterr().out

@@ -202,7 +202,10 @@ def _template_messages(messages: Any) -> tuple[list[dict], list[Any]]:
 def sft_segments(messages: Any, processor: Any) -> tuple[list[Segment], list[Any]]:
     """Render a conversation with the chat template; assistant contents + ``<|im_end|>`` are the supervised parts."""
     template_messages, audios = _template_messages(messages)
-    text = processor.apply_chat_template(template_messages, tokenize=False, add_generation_prompt=False)
+    # Training rows are never shortened: no chat-history window (max_window_size=None).
+    text = processor.apply_chat_template(
+        template_messages, tokenize=False, add_generation_prompt=False, max_window_size=None
+    )
     text, found = _AUDIO_SPAN.subn(AUDIO_PLACEHOLDER, text)
     if found != len(audios):
         raise ValueError(f"the chat template rendered {found} audio spans for {len(audios)} audio items.")
