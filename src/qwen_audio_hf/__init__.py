@@ -2,7 +2,8 @@
 
 Importing this package registers the configuration, model, tokenizer, feature extractor and processor classes
 with the transformers Auto classes (here, the one place that knows both the model and the processing classes),
-and the ``qwen-audio-long-form`` pipeline task.
+and the ``qwen-audio-long-form`` pipeline task; model and processor ``save_pretrained`` (so ``push_to_hub``)
+write the remote-code files too.
 
 With a transformers older than ``MIN_TRANSFORMERS`` (vLLM's own environment, where only
 ``qwen_audio_hf.serving`` and the layers below the model are used) nothing is imported or registered here, and
@@ -38,6 +39,7 @@ if _Version(transformers.__version__).release >= _Version(MIN_TRANSFORMERS).rele
     from .processing import *  # noqa: F401,F403
     from .processing import QwenAudioFeatureExtractor, QwenAudioProcessor, QwenAudioTokenizer
     from .long_form.pipeline import register_pipeline as _register_long_form_pipeline
+    from .export import install_save_pretrained_hooks
 
     def _register_auto_classes() -> None:
         for config_class in (QwenAudioConfig, QwenAudioEncoderConfig, QwenAudioTextConfig):
@@ -55,6 +57,7 @@ if _Version(transformers.__version__).release >= _Version(MIN_TRANSFORMERS).rele
 
     _register_auto_classes()
     _register_long_form_pipeline()  # transformers.pipeline("qwen-audio-long-form", model=DIR)
+    install_save_pretrained_hooks()  # save_pretrained / push_to_hub / Trainer also write the remote-code files
 else:
 
     def __getattr__(name: str):
