@@ -7,11 +7,7 @@ import torch
 from transformers import Qwen2Config, Qwen2Model
 
 from qwen_audio_hf.modeling import QwenAudioTextConfig, QwenAudioTextModel
-from qwen_audio_hf.modeling.modeling_qwen_audio_text import (
-    NTK_ALPHA_CACHE_ATTRIBUTE,
-    dynamic_ntk_alpha,
-    logn_query_scale,
-)
+from qwen_audio_hf.modeling.modeling_qwen_audio_text import dynamic_ntk_alpha, logn_query_scale
 
 SEQ_LENGTH = 16
 TINY = dict(
@@ -106,8 +102,9 @@ def test_prefill_alpha_is_kept_while_decoding():
     ids = _ids(SEQ_LENGTH + 1)
     with torch.no_grad():
         prefill = ours(input_ids=ids[:, :SEQ_LENGTH], use_cache=True)  # length 16 -> alpha 1
-        assert getattr(prefill.cache, NTK_ALPHA_CACHE_ATTRIBUTE).tolist() == [1.0]
-        step = ours(input_ids=ids[:, SEQ_LENGTH:], cache=prefill.cache, use_cache=True).last_hidden_state[:, -1]
+        assert prefill.ntk_alpha.tolist() == [1.0]
+        step = ours(input_ids=ids[:, SEQ_LENGTH:], cache=prefill.cache, ntk_alpha=prefill.ntk_alpha, use_cache=True)
+        step = step.last_hidden_state[:, -1]
     # Full recomputation at length 17 would pick alpha 3; the cached decode must keep alpha 1 (log-n still applies).
     full_new_alpha = _hidden(ours, ids)[:, -1]
     full_kept_alpha = _hidden(plain_rope, ids)[:, -1]
@@ -121,7 +118,7 @@ def test_cached_decoding_matches_recomputation_within_one_alpha_bucket():
     with torch.no_grad():
         out = ours(input_ids=ids[:, :20], use_cache=True)
         for position in range(20, 2 * SEQ_LENGTH):
-            out = ours(input_ids=ids[:, position : position + 1], cache=out.cache, use_cache=True)
+            out = ours(input_ids=ids[:, position : position + 1], cache=out.cache, ntk_alpha=out.ntk_alpha, use_cache=True)
     full = _hidden(ours, ids[:, : 2 * SEQ_LENGTH])[:, -1]
     torch.testing.assert_close(out.last_hidden_state[:, -1], full, rtol=1e-5, atol=1e-5)
 
@@ -154,3 +151,77 @@ def test_eager_and_sdpa_agree_on_the_long_context_path():
         assert model.config._attn_implementation == implementation
         outputs[implementation] = _hidden(model, _ids(3 * SEQ_LENGTH))
     torch.testing.assert_close(outputs["sdpa"], outputs["eager"], rtol=1e-5, atol=1e-5)
+
+
+def _reference_alpha(n: int, seq_length: int) -> int:
+    """The original's rule, in Python floats: max(2 ** ceil(log2(n / seq_length) + 1) - 1, 1)."""
+    return max(2 ** math.ceil(math.log2(n / seq_length) + 1) - 1, 1)
+
+
+@pytest.mark.parametrize("seq_length", [16, 32, 2048])
+def test_ntk_alpha_tensor_rule_equals_the_float_rule_for_every_length(seq_length):
+    lengths = torch.arange(1, 40 * seq_length + 1)
+    expected = torch.tensor([_reference_alpha(n, seq_length) for n in lengths.tolist()], dtype=torch.float64)
+    assert torch.equal(dynamic_ntk_alpha(lengths, seq_length), expected)
+
+
+@pytest.mark.parametrize("head_dim", [16, 128])
+def test_per_row_ntk_rope_equals_one_row_at_a_time(head_dim):
+    config = QwenAudioTextConfig(**{**TINY, "hidden_size": 4 * head_dim}, seq_length=SEQ_LENGTH)
+    rotary = QwenAudioTextModel(config).rotary_emb
+    alphas = torch.tensor([1.0, 3.0, 7.0, 2.0**20 - 1], dtype=torch.float64)
+    positions = torch.arange(50)[None]
+    cos, sin = rotary(torch.zeros(1), positions, ntk_alpha=alphas)
+    theta = config.rope_parameters["rope_theta"]
+    for row, alpha in enumerate(alphas.tolist()):
+        base = theta * alpha ** (head_dim / (head_dim - 2))  # the original computes the base as a Python float
+        inv_freq = 1.0 / base ** (torch.arange(0, head_dim, 2).float() / head_dim)
+        angles = positions[0, :, None].float() * inv_freq[None]
+        torch.testing.assert_close(cos[row], torch.cat([angles.cos(), angles.cos()], -1), rtol=0, atol=0)
+        torch.testing.assert_close(sin[row], torch.cat([angles.sin(), angles.sin()], -1), rtol=0, atol=0)
+    plain_cos, _ = rotary(torch.zeros(1), positions)  # alpha 1 == the unscaled Qwen2 rope, bit for bit
+    torch.testing.assert_close(cos[0], plain_cos[0], rtol=0, atol=0)
+
+
+def test_continuing_a_long_cache_without_its_alpha_is_refused():
+    ours, _ = _models()
+    ids = _ids(2 * SEQ_LENGTH)
+    with torch.no_grad():
+        prefill = ours(input_ids=ids[:, :-1], use_cache=True)
+        with pytest.raises(ValueError, match="ntk_alpha"):
+            ours(input_ids=ids[:, -1:], cache=prefill.cache, use_cache=True)
+        short = ours(input_ids=ids[:, :4], use_cache=True)  # within seq_length the alpha can only be 1
+        step = ours(input_ids=ids[:, 4:5], cache=short.cache, use_cache=True)
+    assert step.ntk_alpha.tolist() == [1.0]
+
+
+ROPE_SCALINGS = {
+    "linear": {"rope_type": "linear", "factor": 4.0},
+    "dynamic": {"rope_type": "dynamic", "factor": 4.0},
+    "yarn": {"rope_type": "yarn", "factor": 4.0, "original_max_position_embeddings": SEQ_LENGTH},
+}
+
+
+@pytest.mark.parametrize("rope_type", sorted(ROPE_SCALINGS))
+def test_rope_scaling_with_dynamic_ntk_is_refused(rope_type):
+    rope = {**ROPE_SCALINGS[rope_type], "rope_theta": 10000.0}
+    config = QwenAudioTextConfig(**{**TINY, "rope_parameters": rope}, seq_length=SEQ_LENGTH)
+    with pytest.raises(ValueError, match=f"use_dynamic_ntk=True.*'{rope_type}'.*use_dynamic_ntk=False"):
+        QwenAudioTextModel(config)
+
+
+@pytest.mark.parametrize("rope_type", sorted(ROPE_SCALINGS))
+def test_rope_scaling_without_dynamic_ntk_is_qwen2s_at_every_length(rope_type):
+    rope = {**ROPE_SCALINGS[rope_type], "rope_theta": 10000.0}
+    # max_position_embeddings = seq_length so that "dynamic" rope also rescales past seq_length.
+    overrides = dict(rope_parameters=rope, max_position_embeddings=SEQ_LENGTH)
+    torch.manual_seed(0)
+    ours = QwenAudioTextModel(QwenAudioTextConfig(**{**TINY, **overrides}, seq_length=SEQ_LENGTH,
+                                                  use_dynamic_ntk=False, use_logn_attn=False)).eval()
+    stock = Qwen2Model(Qwen2Config(**{**TINY, **overrides})).eval()
+    stock.load_state_dict(ours.state_dict())
+    plain = Qwen2Model(Qwen2Config(**{**TINY, "max_position_embeddings": SEQ_LENGTH})).eval()
+    plain.load_state_dict(ours.state_dict())
+    ids = _ids(3 * SEQ_LENGTH)
+    torch.testing.assert_close(_hidden(ours, ids), _hidden(stock, ids), rtol=1e-6, atol=1e-6)
+    assert not torch.allclose(_hidden(ours, ids), _hidden(plain, ids), atol=1e-3)  # the scaling is really applied

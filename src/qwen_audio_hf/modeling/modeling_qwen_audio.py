@@ -18,12 +18,18 @@ from .modeling_qwen_audio_text import QwenAudioTextModel
 
 @dataclass
 class QwenAudioModelOutputWithPast(BaseModelOutputWithPast):
-    """Decoder output of `QwenAudioModel` (transformers' standard fields: `cache`, hidden states, attentions)."""
+    """Decoder output of `QwenAudioModel`: transformers' standard fields (`cache`, hidden states, attentions) and
+    `ntk_alpha` (B,), the dynamic-NTK alpha chosen at the prefill (pass it back with `cache` to continue it)."""
+
+    ntk_alpha: torch.Tensor | None = None
 
 
 @dataclass
 class QwenAudioCausalLMOutputWithPast(CausalLMOutputWithPast):
-    """Output of `QwenAudioForConditionalGeneration` (standard causal-LM fields: loss, logits, `cache`, ...)."""
+    """Output of `QwenAudioForConditionalGeneration`: standard causal-LM fields (loss, logits, `cache`, ...) and
+    `ntk_alpha` (B,), the dynamic-NTK alpha chosen at the prefill (pass it back with `cache` to continue it)."""
+
+    ntk_alpha: torch.Tensor | None = None
 
 
 class QwenAudioPreTrainedModel(PreTrainedModel):
@@ -37,6 +43,8 @@ class QwenAudioPreTrainedModel(PreTrainedModel):
     _supports_sdpa = True
     _supports_flex_attn = False
     _supports_attention_backend = True
+    # A decode step (static cache, `ntk_alpha` passed back by generate) has no graph break and no host sync.
+    _can_compile_fullgraph = True
     # Buffers and leftovers of the original layout that are recomputed, never loaded.
     _keys_to_ignore_on_load_unexpected = [
         r"positional_embedding",
@@ -210,13 +218,14 @@ class QwenAudioModel(QwenAudioPreTrainedModel):
         if inputs_embeds is None:
             inputs_embeds = self.get_input_embeddings()(input_ids)
         if input_features is not None:
-            spans = self.get_placeholder_spans(input_ids, inputs_embeds)
-            decoding = cache is not None and cache.get_seq_length() > 0
-            if spans or not decoding:  # else: a decode step that re-sends the prompt's audio, already used
+            continuing = cache is not None and cache.get_seq_length() > 0
+            # A span needs >= 2 tokens: a 1-token decode step never searches for one (no host sync there).
+            spans = [] if continuing and inputs_embeds.shape[1] < 2 else self.get_placeholder_spans(input_ids, inputs_embeds)
+            if spans or not continuing:  # else: a decode step that re-sends the prompt's audio, already used
                 inputs_embeds = self.merge_audio_embeddings(
                     spans, inputs_embeds, input_features, feature_attention_mask
                 )
-        elif input_ids is not None and bool((input_ids == self.config.audio_start_token_id).any()):
+        elif input_ids is not None and input_ids.shape[1] > 1 and bool((input_ids == self.config.audio_start_token_id).any()):
             raise ValueError(
                 "input_ids contain <audio> spans but no input_features were given; pass the processor's "
                 "input_features and feature_attention_mask."
@@ -235,6 +244,7 @@ class QwenAudioModel(QwenAudioPreTrainedModel):
             cache=outputs.cache,
             hidden_states=outputs.hidden_states,
             attentions=outputs.attentions,
+            ntk_alpha=getattr(outputs, "ntk_alpha", None),
         )
 
 
@@ -317,6 +327,16 @@ class QwenAudioForConditionalGeneration(QwenAudioPreTrainedModel, GenerationMixi
         model_kwargs.update({key: value for key, value in audio.items() if value is not None})
         return input_ids, model_kwargs
 
+    def _update_model_kwargs_for_generation(self, outputs, model_kwargs, is_encoder_decoder=False, num_new_tokens=1):
+        """Also carry the prefill's dynamic-NTK alpha to every later step (as a tensor: works with every cache
+        class and keeps the compiled decode step free of host syncs)."""
+        model_kwargs = super()._update_model_kwargs_for_generation(
+            outputs, model_kwargs, is_encoder_decoder=is_encoder_decoder, num_new_tokens=num_new_tokens
+        )
+        if outputs.get("ntk_alpha") is not None:
+            model_kwargs["ntk_alpha"] = outputs["ntk_alpha"]
+        return model_kwargs
+
     @can_return_tuple
     @deprecate_kwarg("past_key_values", "5.40.0", new_name="cache")
     def forward(
@@ -359,6 +379,7 @@ class QwenAudioForConditionalGeneration(QwenAudioPreTrainedModel, GenerationMixi
             cache=outputs.cache,
             hidden_states=outputs.hidden_states,
             attentions=outputs.attentions,
+            ntk_alpha=outputs.ntk_alpha,
         )
 
 

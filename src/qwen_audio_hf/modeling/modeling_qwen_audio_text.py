@@ -7,10 +7,15 @@ Stock Qwen2 has neither, so prompts longer than `seq_length` would give differen
 original. For faithfulness we reproduce both, in eval mode only and only when the config enables them; in
 training mode (and whenever the prompt fits in `seq_length`) this model computes exactly what Qwen2 computes.
 Unlike the original, positions come from the attention mask, so left-padded batches are handled correctly.
+
+Compilable decoding: the alpha is a per-row tensor computed with tensor ops at the prefill, returned as
+`ntk_alpha` in the output and passed back as `ntk_alpha=` on every later forward (`generate()` does this through
+its model kwargs), so it works with every cache class and a decode step has no host sync or graph break.
 """
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -31,14 +36,20 @@ from transformers.utils.output_capturing import capture_outputs
 
 from .configuration_qwen_audio import QwenAudioTextConfig
 
-NTK_ALPHA_CACHE_ATTRIBUTE = "qwen_audio_ntk_alpha"  # the alpha chosen at prefill, kept on the KV cache object
+_MAX_LOG2_CHUNKS = 62  # ceil(log2(n / seq_length)) for any int64 length n
 
 
 def dynamic_ntk_alpha(real_lengths: torch.Tensor, seq_length: int) -> torch.Tensor:
-    """alpha = max(2 ** ceil(log2(n / seq_length) + 1) - 1, 1) per sample (float64, shape (B,))."""
-    lengths = real_lengths.detach().to("cpu", torch.float64)
-    alphas = [max(2 ** math.ceil(math.log2(float(n) / seq_length) + 1) - 1, 1) for n in lengths.tolist()]
-    return torch.tensor(alphas, dtype=torch.float64)
+    """alpha = max(2 ** ceil(log2(n / seq_length) + 1) - 1, 1) per row, float64, shape (B,); tensor ops only.
+
+    With m = ceil(n / seq_length), ceil(log2(n / seq_length)) is the number of powers 2**j (j >= 0) below m
+    (exact integer arithmetic, no float log2 whose rounding could move a length onto the next alpha).
+    """
+    lengths = real_lengths.long()
+    chunks = (lengths + seq_length - 1) // seq_length
+    powers = 2 ** torch.arange(_MAX_LOG2_CHUNKS, device=lengths.device)
+    exponent = (powers < chunks[..., None]).sum(-1)
+    return (2 ** (exponent + 1) - 1).to(torch.float64)
 
 
 def logn_query_scale(position_ids: torch.Tensor, seq_length: int) -> torch.Tensor:
@@ -49,32 +60,50 @@ def logn_query_scale(position_ids: torch.Tensor, seq_length: int) -> torch.Tenso
     return scale.to(torch.float32)[:, None, :, None]
 
 
+@dataclass
+class QwenAudioTextModelOutputWithPast(BaseModelOutputWithPast):
+    """`BaseModelOutputWithPast` plus `ntk_alpha` (B,): the dynamic-NTK alpha of each row, to pass back when
+    continuing this cache (None when dynamic NTK is off or in training mode)."""
+
+    ntk_alpha: torch.Tensor | None = None
+
+
 class QwenAudioRotaryEmbedding(Qwen2RotaryEmbedding):
-    """Qwen2 rope that also accepts a per-sample NTK alpha: base_b = theta * alpha_b ** (d / (d - 2)).
+    """Qwen2 rope that also accepts a per-row NTK alpha: base_b = theta * alpha_b ** (d / (d - 2)).
 
     cos/sin are returned in float32 whatever the model dtype: like the original, the rotation is applied in
     float32 and only the rotated q/k are cast back (stock Qwen2 rotates in the model dtype, e.g. bf16).
+
+    Dynamic NTK is refused together with a configured `rope_parameters` type other than "default" (linear,
+    dynamic, yarn, ...): both are context extensions that rescale the same rotary frequencies, the original
+    never combines them, no checkpoint was trained or evaluated with the mix, and "dynamic" is itself a second
+    dynamic-NTK rule. With `use_dynamic_ntk=False` the configured type is used at every length, as in Qwen2.
     """
+
+    def __init__(self, config: QwenAudioTextConfig):
+        rope_type = (getattr(config, "rope_parameters", None) or {}).get("rope_type", "default")
+        if getattr(config, "use_dynamic_ntk", False) and rope_type != "default":
+            raise ValueError(
+                f"use_dynamic_ntk=True (the original Qwen-Audio long-context rule) and rope_parameters "
+                f"rope_type={rope_type!r} both rescale the rotary frequencies beyond the training context and "
+                f"cannot be combined. Set use_dynamic_ntk=False to use the {rope_type!r} rope at every length, "
+                "or drop rope_scaling / rope_parameters to keep the original's dynamic NTK."
+            )
+        super().__init__(config)
 
     def forward(self, x: torch.Tensor, position_ids: torch.Tensor, ntk_alpha: torch.Tensor | None = None):
         x = torch.empty(0, device=x.device, dtype=torch.float32)  # only device and dtype of x are used
-        if ntk_alpha is None or bool((ntk_alpha == 1).all()):
+        if ntk_alpha is None:
             return super().forward(x, position_ids)
         dim = self.inv_freq.shape[0] * 2
-        theta = self.config.rope_parameters["rope_theta"]
-        exponents = torch.arange(0, dim, 2, dtype=torch.int64).float() / dim
-        inv_freqs = []
-        for alpha in ntk_alpha.tolist():
-            base = theta * alpha ** (dim / (dim - 2))
-            inv_freqs.append(1.0 / (base**exponents))
-        inv_freq = torch.stack(inv_freqs).to(x.device)  # (B, dim / 2)
-        if position_ids.shape[0] != inv_freq.shape[0]:
-            position_ids = position_ids.expand(inv_freq.shape[0], -1)
+        # float64 base as in the original (a Python float); MPS has no float64.
+        wide = torch.float64 if x.device.type != "mps" else torch.float32
+        base = self.config.rope_parameters["rope_theta"] * ntk_alpha.to(x.device, wide) ** (dim / (dim - 2))
+        exponents = torch.arange(0, dim, 2, dtype=torch.int64, device=x.device).float() / dim
+        inv_freq = 1.0 / (base.float()[:, None] ** exponents)  # (B, dim / 2); == float32(base) ** e, as in Qwen2
         freqs = position_ids[..., None].float() * inv_freq[:, None, :]
         emb = torch.cat((freqs, freqs), dim=-1)
-        cos = emb.cos() * self.attention_scaling
-        sin = emb.sin() * self.attention_scaling
-        return cos.to(dtype=x.dtype), sin.to(dtype=x.dtype)
+        return emb.cos() * self.attention_scaling, emb.sin() * self.attention_scaling
 
 
 class QwenAudioTextAttention(Qwen2Attention):
@@ -141,25 +170,45 @@ class QwenAudioTextModel(Qwen2Model):
             layer.self_attn = QwenAudioTextAttention(config, layer_idx)
         self.post_init()
 
-    def _long_context_inputs(self, position_ids: torch.Tensor, cache: Cache | None, past_seen_tokens: int):
-        """NTK alpha (B,) and log-n query scale for this forward, or None when not applicable."""
+    def _long_context_inputs(
+        self, position_ids: torch.Tensor, cache: Cache | None, ntk_alpha: torch.Tensor | None
+    ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """NTK alpha (B,) and log-n query scale (B, 1, S, 1) for this forward; None where not applicable.
+
+        Tensor ops only when `ntk_alpha` is given (every decode step of `generate()`): no host sync. log-n is
+        always applied in eval mode; its scale is exactly 1 up to `seq_length`, so short prompts are unchanged.
+        """
         seq_length = getattr(self.config, "seq_length", None)
         if self.training or seq_length is None:
             return None, None
-        ntk_alpha = None
-        if getattr(self.config, "use_dynamic_ntk", False):
-            stored = getattr(cache, NTK_ALPHA_CACHE_ATTRIBUTE, None) if cache is not None else None
-            if past_seen_tokens > 0 and stored is not None:
-                ntk_alpha = stored
-            else:
-                # Prefill: alpha from each sample's real length (positions come from the attention mask).
-                ntk_alpha = dynamic_ntk_alpha(position_ids.max(dim=-1).values + 1, seq_length)
-                if cache is not None:
-                    setattr(cache, NTK_ALPHA_CACHE_ATTRIBUTE, ntk_alpha)
+        if not getattr(self.config, "use_dynamic_ntk", False):
+            ntk_alpha = None
+        elif ntk_alpha is None:
+            self._check_prefill_can_choose_alpha(position_ids, cache, seq_length)
+            # Prefill: alpha from each row's real length (positions come from the attention mask).
+            ntk_alpha = dynamic_ntk_alpha(position_ids.max(dim=-1).values + 1, seq_length)
         query_scale = None
-        if getattr(self.config, "use_logn_attn", False) and int(position_ids.max()) + 1 > seq_length:
-            query_scale = logn_query_scale(position_ids, seq_length).to(position_ids.device)
+        if getattr(self.config, "use_logn_attn", False):
+            query_scale = logn_query_scale(position_ids, seq_length)
         return ntk_alpha, query_scale
+
+    @staticmethod
+    def _check_prefill_can_choose_alpha(position_ids: torch.Tensor, cache: Cache | None, seq_length: int) -> None:
+        """A forward that continues a filled cache without `ntk_alpha` cannot know the alpha its prefill chose.
+
+        Only decidable (and harmless) when the whole sequence fits in `seq_length` (alpha 1 either way); else
+        refuse. Eager only: a compiled continuation must be passed `ntk_alpha` (generate() always does).
+        """
+        if cache is None or torch.compiler.is_compiling():
+            return
+        past = int(cache.get_seq_length())
+        if past > 0 and int(position_ids.max()) + 1 > seq_length:
+            raise ValueError(
+                f"this forward continues a cache of {past} tokens beyond seq_length={seq_length} without "
+                "`ntk_alpha`: the dynamic-NTK alpha is chosen once, at the prefill. Pass "
+                "ntk_alpha=<previous output>.ntk_alpha with the cache (generate() does this), and prefill the "
+                "whole prompt in one forward (no prefill_chunk_size)."
+            )
 
     @merge_with_config_defaults
     @capture_outputs
@@ -172,8 +221,10 @@ class QwenAudioTextModel(Qwen2Model):
         cache: Cache | None = None,
         inputs_embeds: torch.Tensor | None = None,
         use_cache: bool | None = None,
+        ntk_alpha: torch.Tensor | None = None,
         **kwargs,
-    ) -> BaseModelOutputWithPast:
+    ) -> QwenAudioTextModelOutputWithPast:
+        """`ntk_alpha` (B,): the alpha returned by the forward that filled `cache`; None at the prefill."""
         if (input_ids is None) ^ (inputs_embeds is not None):
             raise ValueError("You must specify exactly one of input_ids or inputs_embeds")
         if inputs_embeds is None:
@@ -181,8 +232,8 @@ class QwenAudioTextModel(Qwen2Model):
         if use_cache and cache is None:
             cache = DynamicCache(config=self.config)
 
-        past_seen_tokens = cache.get_seq_length() if cache is not None else 0
         if position_ids is None:
+            past_seen_tokens = cache.get_seq_length() if cache is not None else 0
             position_ids = self._positions_from_mask(attention_mask, inputs_embeds, past_seen_tokens)
 
         if not isinstance(causal_mask_mapping := attention_mask, dict):
@@ -195,7 +246,7 @@ class QwenAudioTextModel(Qwen2Model):
             }
             causal_mask_mapping = {"full_attention": create_causal_mask(**mask_kwargs)}
 
-        ntk_alpha, query_scale = self._long_context_inputs(position_ids, cache, past_seen_tokens)
+        ntk_alpha, query_scale = self._long_context_inputs(position_ids, cache, ntk_alpha)
         hidden_states = inputs_embeds
         position_embeddings = self.rotary_emb(hidden_states, position_ids, ntk_alpha=ntk_alpha)
         if query_scale is not None:
@@ -212,10 +263,12 @@ class QwenAudioTextModel(Qwen2Model):
                 **kwargs,
             )
         hidden_states = self.norm(hidden_states)
-        return BaseModelOutputWithPast(last_hidden_state=hidden_states, cache=cache if use_cache else None)
+        return QwenAudioTextModelOutputWithPast(
+            last_hidden_state=hidden_states, cache=cache if use_cache else None, ntk_alpha=ntk_alpha
+        )
 
     @staticmethod
-    def _positions_from_mask(attention_mask, inputs_embeds, past_seen_tokens: int) -> torch.Tensor:
+    def _positions_from_mask(attention_mask, inputs_embeds, past_seen_tokens) -> torch.Tensor:
         """Positions from a 2D padding mask (left padding safe), else a plain range after the cached tokens."""
         length = inputs_embeds.shape[1]
         if isinstance(attention_mask, torch.Tensor) and attention_mask.dim() == 2:
@@ -226,4 +279,4 @@ class QwenAudioTextModel(Qwen2Model):
         return positions.unsqueeze(0)
 
 
-__all__ = ["QwenAudioTextModel", "dynamic_ntk_alpha", "logn_query_scale"]
+__all__ = ["QwenAudioTextModel", "QwenAudioTextModelOutputWithPast", "dynamic_ntk_alpha", "logn_query_scale"]
