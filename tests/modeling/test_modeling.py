@@ -7,7 +7,7 @@ from transformers import AutoModel, AutoModelForCausalLM
 import qwen_audio_hf.modeling.modeling_qwen_audio as modeling_module
 from qwen_audio_hf.modeling import QwenAudioForConditionalGeneration, QwenAudioModel
 
-from .tiny_models import AUDIO_PAD, audio_features, left_pad_batch, prompt_ids, tiny_model
+from .tiny_models import AUDIO_PAD, audio_features, left_pad_batch, prompt_ids, tiny_config, tiny_model
 
 
 @pytest.fixture(scope="module")
@@ -200,3 +200,16 @@ def test_auto_classes_are_registered():
     if hasattr(transformers, "AutoModelForMultimodalLM"):
         mapping = transformers.AutoModelForMultimodalLM._model_mapping
         assert mapping[QwenAudioConfig] is QwenAudioForConditionalGeneration
+
+
+def test_random_init_gives_endoftext_a_trainable_nonzero_embedding():
+    """<|endoftext|> is pad, bos and eos: a trained token of the original, so it is initialised like any other row."""
+    torch.manual_seed(0)
+    model = QwenAudioForConditionalGeneration(tiny_config())
+    embeddings = model.get_input_embeddings()
+    assert embeddings.padding_idx is None
+    row = embeddings.weight[151643]
+    assert row.abs().min() > 0
+    assert abs(float(row.std()) - float(embeddings.weight[:1000].std())) < 0.01
+    embeddings(torch.tensor([[151643]])).sum().backward()
+    assert embeddings.weight.grad[151643].abs().sum() > 0
