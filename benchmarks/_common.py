@@ -1,18 +1,33 @@
 """Sizes, token ids and timing shared by the benchmark scripts.
 
-Plain torch only: bench_original.py imports this in a transformers 4.32 environment without qwen_audio_hf.
+Plain torch only: bench_original.py imports this in a transformers 4.32 environment without qwen_audio_hf, so the
+torch-free foundations (token ids, audio lengths) are loaded straight from this checkout's source files.
 """
 
+import importlib.util
 import statistics
 import time
+from pathlib import Path
 
 import torch
 
-SAMPLE_RATE = 16000
-HOP = 160
-MAX_FRAMES = 3000  # 30 s of log-mel frames
-VOCAB = 155947
-AUDIO_PAD, AUDIO_START, AUDIO_END = 151851, 155163, 155164
+_CORE = Path(__file__).resolve().parent.parent / "src" / "qwen_audio_hf" / "core"
+
+
+def _load_core(name: str):
+    """A module of qwen_audio_hf.core (pure Python, no package imports) loaded from its file."""
+    spec = importlib.util.spec_from_file_location(f"_qwen_audio_core_{name}", _CORE / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+token_ids, audio_lengths = _load_core("token_ids"), _load_core("audio_lengths")
+SAMPLE_RATE = audio_lengths.TARGET_SAMPLING_RATE
+HOP = audio_lengths.HOP_LENGTH
+MAX_FRAMES = audio_lengths.MAX_AUDIO_SAMPLES // HOP  # 30 s of log-mel frames
+VOCAB = token_ids.PADDED_VOCAB_SIZE
+AUDIO_PAD, AUDIO_START, AUDIO_END = token_ids.AUDIO_PAD_ID, token_ids.AUDIO_START_ID, token_ids.AUDIO_END_ID
 
 # Model sizes; "full" is Qwen-Audio's (Whisper-large-v2 encoder + Qwen-7B decoder).
 SIZES = {
@@ -24,7 +39,7 @@ SIZES = {
 
 def mel_frames(seconds: float) -> int:
     """Log-mel frames of a clip (capped at 30 s)."""
-    return min(int(seconds * SAMPLE_RATE) // HOP, MAX_FRAMES)
+    return audio_lengths.mel_frames_for_samples(int(seconds * SAMPLE_RATE))
 
 
 def timed(fn, repeats: int, device) -> float:

@@ -21,7 +21,7 @@ from transformers import Qwen2AudioConfig, Qwen2AudioForConditionalGeneration
 from transformers.masking_utils import create_bidirectional_mask
 
 from qwen_audio_hf import QwenAudioConfig, QwenAudioForConditionalGeneration
-from qwen_audio_hf.modeling.modeling_qwen_audio_encoder import audio_token_counts
+from qwen_audio_hf.core.audio_lengths import audio_token_counts
 
 from _common import (  # benchmarks/_common.py
     AUDIO_END,

@@ -24,6 +24,7 @@ from _common import (  # benchmarks/_common.py
     AUDIO_START,
     MAX_FRAMES,
     SIZES,
+    audio_lengths,
     VOCAB,
     add_common_arguments,
     mel_frames,
@@ -69,8 +70,8 @@ def build(code_dir: str, size: dict, dtype: str, device: str):
 
 def make_inputs(seconds: float, batch: int, prompt_len: int, device: str):
     frames = mel_frames(seconds)
-    t_cnn = (frames - 1) // 2 + 1  # same arithmetic as the package's audio_token_counts (not importable here)
-    tokens = (t_cnn - 2) // 2 + 1
+    t_cnn = audio_lengths.conv_output_lengths(frames)
+    tokens = audio_lengths.audio_token_counts(frames)
     audio_info = dict(
         input_audios=torch.randn(batch, 80, MAX_FRAMES, device=device),
         input_audio_lengths=torch.tensor([[t_cnn, tokens]] * batch, dtype=torch.int32, device=device),

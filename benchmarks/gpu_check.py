@@ -13,9 +13,10 @@ import tempfile
 import torch
 
 from qwen_audio_hf import QwenAudioConfig, QwenAudioForConditionalGeneration
-from qwen_audio_hf.modeling.modeling_qwen_audio_encoder import audio_token_counts
-
-AUDIO_PAD, AUDIO_START, AUDIO_END = 151851, 155163, 155164
+from qwen_audio_hf.core.audio_lengths import audio_token_counts
+from qwen_audio_hf.core.token_ids import AUDIO_END_ID as AUDIO_END
+from qwen_audio_hf.core.token_ids import AUDIO_PAD_ID as AUDIO_PAD
+from qwen_audio_hf.core.token_ids import AUDIO_START_ID as AUDIO_START
 
 
 def small_config(attn: str) -> QwenAudioConfig:

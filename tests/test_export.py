@@ -141,6 +141,26 @@ def test_loads_without_package_through_remote_code(repo, model, processor, clip,
     torch.testing.assert_close(remote, _logits(model, processor, clip), rtol=0, atol=0)
 
 
+def test_export_ships_only_what_loading_and_running_need(repo):
+    shipped = set(os.listdir(repo))
+    assert not {os.path.basename(tool) for tool in export.BUILD_TOOLS} & shipped
+    assert {"token_ids.py", "audio_lengths.py"} <= shipped  # the torch-free foundations the modules import
+
+
+def test_module_level_import_of_a_build_tool_is_refused(tmp_path, monkeypatch):
+    (tmp_path / "modeling").mkdir()
+    (tmp_path / "modeling" / "entry.py").write_text(
+        "from .helper import x\n\ndef tool():\n    from .conversion import convert  # lazy: not shipped\n"
+    )
+    (tmp_path / "modeling" / "helper.py").write_text("x = 1\n")
+    (tmp_path / "modeling" / "conversion.py").write_text("convert = None\n")
+    monkeypatch.setattr(export, "PACKAGE_ROOT", tmp_path)
+    assert export.remote_code_files(["modeling/entry.py"]) == ["modeling/entry.py", "modeling/helper.py"]
+    (tmp_path / "modeling" / "helper.py").write_text("from .conversion import convert\n")
+    with pytest.raises(ValueError, match="modeling/helper.py imports the build tool modeling/conversion.py"):
+        export.remote_code_files(["modeling/entry.py"])
+
+
 def test_flatten_relative_imports_rewrites_parent_package_imports():
     source = "from .configuration_qwen_audio import A\n    from ..processing.special_tokens import B\n"
     flat = export.flatten_relative_imports(source, "x.py")

@@ -1,10 +1,51 @@
 """Qwen-Audio as a native Hugging Face Transformers model.
 
-Importing this package registers the configuration, model, tokenizer, feature extractor and
-processor classes with the transformers Auto classes.
+Importing this package registers the configuration, model, tokenizer, feature extractor and processor classes
+with the transformers Auto classes (here, the one place that knows both the model and the processing classes),
+and the ``qwen-audio-long-form`` pipeline task.
 """
 
-from .modeling import *  # noqa: F401,F403  (registers the model classes)
-from .processing import *  # noqa: F401,F403  (registers the processing classes)
+import transformers
+from transformers import (
+    AutoConfig,
+    AutoFeatureExtractor,
+    AutoModel,
+    AutoModelForCausalLM,
+    AutoProcessor,
+    AutoTokenizer,
+)
+
+from .modeling import *  # noqa: F401,F403
+from .modeling import (
+    QwenAudioConfig,
+    QwenAudioEncoder,
+    QwenAudioEncoderConfig,
+    QwenAudioForConditionalGeneration,
+    QwenAudioModel,
+    QwenAudioTextConfig,
+    QwenAudioTextModel,
+)
+from .processing import *  # noqa: F401,F403
+from .processing import QwenAudioFeatureExtractor, QwenAudioProcessor, QwenAudioTokenizer
+from .long_form.pipeline import register_pipeline as _register_long_form_pipeline
 
 __version__ = "0.1.0"
+
+
+def _register_auto_classes() -> None:
+    for config_class in (QwenAudioConfig, QwenAudioEncoderConfig, QwenAudioTextConfig):
+        AutoConfig.register(config_class.model_type, config_class, exist_ok=True)
+    AutoModel.register(QwenAudioConfig, QwenAudioModel, exist_ok=True)
+    AutoModel.register(QwenAudioEncoderConfig, QwenAudioEncoder, exist_ok=True)
+    AutoModel.register(QwenAudioTextConfig, QwenAudioTextModel, exist_ok=True)
+    AutoModelForCausalLM.register(QwenAudioConfig, QwenAudioForConditionalGeneration, exist_ok=True)
+    multimodal_auto = getattr(transformers, "AutoModelForMultimodalLM", None)
+    if multimodal_auto is not None:
+        multimodal_auto.register(QwenAudioConfig, QwenAudioForConditionalGeneration, exist_ok=True)
+    AutoFeatureExtractor.register(QwenAudioConfig, QwenAudioFeatureExtractor, exist_ok=True)
+    AutoProcessor.register(QwenAudioConfig, QwenAudioProcessor, exist_ok=True)
+    AutoTokenizer.register(QwenAudioConfig, tokenizer_class=QwenAudioTokenizer, exist_ok=True)
+
+
+_register_auto_classes()
+_register_long_form_pipeline()  # transformers.pipeline("qwen-audio-long-form", model=DIR)

@@ -2,12 +2,15 @@
 
 `save_for_hub(model, processor, out_dir)` writes the native weights and processor files, copies the self-contained
 modules (see SPEC, "Self-contained code rule") next to them as flat files with flat sibling imports, adds `auto_map`
-entries to every config file and writes a model card. `push_to_hub(model, processor, repo_id)` does the same in a
+entries to every config file and writes a model card. Only what loading and running need is copied: the modules the
+entry points import at module level (imports inside functions are optional tools of the package, e.g.
+`from_components`); the checkpoint build and conversion tools (`BUILD_TOOLS`) are never shipped. `push_to_hub(model, processor, repo_id)` does the same in a
 temporary folder and uploads it.
 """
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import re
@@ -25,6 +28,13 @@ REMOTE_CODE_ENTRY_POINTS = (
     "processing/tokenization_qwen_audio.py",
     "processing/feature_extraction_qwen_audio.py",
     "processing/processing_qwen_audio.py",
+)
+
+# Package tools a loaded model never runs; an export that would need one of them is refused.
+BUILD_TOOLS = (
+    "modeling/components.py",
+    "modeling/conversion.py",
+    "modeling/original_checkpoint.py",
 )
 
 MODEL_AUTO_MAP = {
@@ -51,30 +61,45 @@ def _check_no_package_imports(source: str, file_name: str) -> None:
         )
 
 
-def _resolve(relative_file: str, match: "re.Match") -> str:
-    """Package-relative path of the module a relative import names."""
+def _module_level_relative_imports(source: str, relative_file: str) -> List[str]:
+    """Package-relative paths of the modules `source` imports relatively at import time (not inside functions)."""
     parts = relative_file.split("/")[:-1]
-    level = len(match.group(2))
-    if level - 1 > len(parts):
-        raise ValueError(f"{relative_file}: `{match.group(0).strip()}` climbs above the qwen_audio_hf package.")
-    base = parts[: len(parts) - (level - 1)]
-    return "/".join(base + [p for p in match.group(3).split(".") if p] + [match.group(4) + ".py"])
+    found: List[str] = []
+
+    def visit(node: ast.AST) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+                continue
+            if isinstance(child, ast.ImportFrom) and child.level:
+                if child.level - 1 > len(parts):
+                    raise ValueError(f"{relative_file}:{child.lineno}: a relative import climbs above the package.")
+                base = parts[: len(parts) - (child.level - 1)]
+                found.append("/".join(base + (child.module or "").split(".")) + ".py")
+            visit(child)
+
+    visit(ast.parse(source, filename=relative_file))
+    return found
 
 
 def remote_code_files(entry_points=REMOTE_CODE_ENTRY_POINTS) -> List[str]:
-    """The entry modules plus every module they import relatively (transitively), package-relative paths."""
-    found, queue = [], list(entry_points)
+    """The entry modules plus every module they import relatively at module level (transitively)."""
+    found, queue = [], [(entry, None) for entry in entry_points]
     while queue:
-        relative = queue.pop(0)
+        relative, importer = queue.pop(0)
         if relative in found:
             continue
+        if relative in BUILD_TOOLS:
+            raise ValueError(
+                f"{importer} imports the build tool {relative} at module level; Hub exports ship only what loading "
+                "and running need: import it inside the function that uses it."
+            )
         path = PACKAGE_ROOT / relative
         if not path.is_file():
             raise FileNotFoundError(f"Remote-code module {path} is missing from the installed package.")
         source = path.read_text(encoding="utf-8")
         _check_no_package_imports(source, relative)
         found.append(relative)
-        queue += [_resolve(relative, match) for match in _RELATIVE_IMPORT.finditer(source)]
+        queue += [(module, relative) for module in _module_level_relative_imports(source, relative)]
     stems = [Path(p).name for p in found]
     clashes = sorted({name for name in stems if stems.count(name) > 1})
     if clashes:

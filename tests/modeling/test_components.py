@@ -12,8 +12,7 @@ from safetensors.torch import save_file
 from transformers import Qwen2Config, Qwen2ForCausalLM, WhisperConfig, WhisperModel
 
 from qwen_audio_hf.modeling import QwenAudioForConditionalGeneration
-from qwen_audio_hf.modeling.components import QWEN_AUDIO_VOCAB_SIZE
-from qwen_audio_hf.processing import special_tokens as st
+from qwen_audio_hf.core import token_ids as st
 
 from .original_layout import original_config_dict, to_original_state_dict
 from .tiny_models import tiny_model
@@ -123,7 +122,7 @@ def test_openai_checkpoint_gives_the_same_encoder(built, whisper_pt, qwen_dir):
     model, _ = built
     other = QwenAudioForConditionalGeneration.from_components(audio_encoder=whisper_pt, language_model=qwen_dir,
                                                               tokenizer=built[1].tokenizer)
-    assert other.config.text_config.vocab_size == QWEN_AUDIO_VOCAB_SIZE
+    assert other.config.text_config.vocab_size == st.PADDED_VOCAB_SIZE
     torch.testing.assert_close(other.lm_head.weight, model.lm_head.weight, rtol=0, atol=0)
     for key, value in model.model.audio_tower.state_dict().items():
         torch.testing.assert_close(other.model.audio_tower.state_dict()[key], value, rtol=0, atol=0, msg=key)
@@ -141,7 +140,7 @@ def test_builds_directly_in_the_requested_dtype(built, whisper_dir, qwen_dir):
 
 def test_qwen_layout_language_model_and_extended_vocabulary(built, source_lm):
     model, processor = built
-    assert model.config.text_config.vocab_size == QWEN_AUDIO_VOCAB_SIZE
+    assert model.config.text_config.vocab_size == st.PADDED_VOCAB_SIZE
     assert len(processor.tokenizer) == st.VOCAB_SIZE
     assert model.config.audio_start_token_id == st.AUDIO_START_ID == processor.tokenizer.convert_tokens_to_ids("<audio>")
     source = source_lm.model.language_model.state_dict()
@@ -158,7 +157,7 @@ def test_qwen_layout_language_model_and_extended_vocabulary(built, source_lm):
     for table in (embed, head):
         mean, std = table[:KNOWN_ROWS].mean(0), table[:KNOWN_ROWS].std(0)
         new = table[KNOWN_ROWS:]
-        assert new.shape[0] == QWEN_AUDIO_VOCAB_SIZE - KNOWN_ROWS
+        assert new.shape[0] == st.PADDED_VOCAB_SIZE - KNOWN_ROWS
         assert ((new - mean).abs() <= 0.1 * std + 1e-6).all()
         assert new[:8].std(0).min() > 0
 

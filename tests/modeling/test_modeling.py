@@ -164,11 +164,16 @@ def test_gradient_checkpointing_trains_like_plain_backprop():
 def test_from_components_delegates(monkeypatch):
     import qwen_audio_hf.modeling.components as components
 
+    assert QwenAudioForConditionalGeneration.components_builder is components.build_from_components
     calls = []
-    monkeypatch.setattr(components, "build_from_components", lambda cls, **kw: calls.append((cls, kw)) or "built")
+    builder = staticmethod(lambda cls, **kw: calls.append((cls, kw)) or "built")
+    monkeypatch.setattr(QwenAudioForConditionalGeneration, "components_builder", builder)
     assert QwenAudioForConditionalGeneration.from_components(audio_encoder="a", language_model="b") == "built"
     assert calls == [(QwenAudioForConditionalGeneration, {"audio_encoder": "a", "language_model": "b"})]
     assert modeling_module.QwenAudioForConditionalGeneration is QwenAudioForConditionalGeneration
+    monkeypatch.setattr(QwenAudioForConditionalGeneration, "components_builder", None)  # as in a Hub export
+    with pytest.raises(NotImplementedError, match="pip install qwen-audio-hf"):
+        QwenAudioForConditionalGeneration.from_components(audio_encoder="a", language_model="b")
 
 
 def test_weights_are_untied_and_no_split_modules_are_declared(model):

@@ -2,9 +2,12 @@
 
 import torch
 
-from qwen_audio_hf.modeling import QwenAudioConfig, QwenAudioForConditionalGeneration, audio_token_counts
-
-AUDIO_START, AUDIO_END, AUDIO_PAD = 155163, 155164, 151851
+from qwen_audio_hf.core.audio_lengths import audio_token_counts
+from qwen_audio_hf.core.token_ids import AUDIO_END_ID as AUDIO_END
+from qwen_audio_hf.core.token_ids import AUDIO_PAD_ID as AUDIO_PAD
+from qwen_audio_hf.core.token_ids import AUDIO_START_ID as AUDIO_START
+from qwen_audio_hf.core.token_ids import ENDOFTEXT_ID
+from qwen_audio_hf.modeling import QwenAudioConfig, QwenAudioForConditionalGeneration
 TEXT_IDS = [1000, 2000, 3000, 4000, 5000, 6000, 7000, 8000, 9000, 10000]
 
 
@@ -48,7 +51,7 @@ def prompt_ids(mel_frames: int | None, n_text: int, offset: int = 0) -> list[int
     return (audio_span(mel_frames) if mel_frames else []) + text
 
 
-def left_pad_batch(rows: list[list[int]], pad_id: int = 151643) -> tuple[torch.Tensor, torch.Tensor]:
+def left_pad_batch(rows: list[list[int]], pad_id: int = ENDOFTEXT_ID) -> tuple[torch.Tensor, torch.Tensor]:
     width = max(len(row) for row in rows)
     ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
     mask = torch.zeros((len(rows), width), dtype=torch.long)

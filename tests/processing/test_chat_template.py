@@ -5,7 +5,7 @@ import soundfile
 import torch
 
 from qwen_audio_hf.processing.processing_qwen_audio import QwenAudioProcessor
-from qwen_audio_hf.processing.special_tokens import AUDIO_END, AUDIO_PAD, AUDIO_START, IM_END_ID, IM_START_ID
+from qwen_audio_hf.core.token_ids import AUDIO_END, AUDIO_PAD, AUDIO_START, IM_END_ID, IM_START_ID
 
 from .signals import tone
 
@@ -160,3 +160,32 @@ def test_template_survives_save_and_load(processor, clips, tmp_path):
     reloaded = QwenAudioProcessor.from_pretrained(tmp_path)
     messages = two_turn_conversation(clips)
     assert reloaded.apply_chat_template(messages, add_generation_prompt=True) == expected_two_turn_text(clips)
+
+
+def test_max_window_size_is_saved_with_the_processor(processor, tmp_path):
+    windowed = QwenAudioProcessor(processor.feature_extractor, processor.tokenizer, max_window_size=6144)
+    windowed.save_pretrained(tmp_path)
+    assert QwenAudioProcessor.from_pretrained(tmp_path).max_window_size == 6144
+    with pytest.raises(ValueError, match="max_window_size"):
+        QwenAudioProcessor(processor.feature_extractor, processor.tokenizer, max_window_size=0)
+
+
+def test_short_conversation_under_the_window_loads_no_audio(processor):
+    """Far below the window no turn is measured, so a missing file is not opened by a text-only render."""
+    messages = [{"role": "user", "content": [{"type": "audio", "path": "/no/such.wav"}, {"type": "text", "text": "a"}]},
+                {"role": "assistant", "content": "b"}, {"role": "user", "content": "c"}]
+    assert "/no/such.wav" in processor.apply_chat_template(messages, max_window_size=6144)
+    with pytest.raises(Exception, match="such.wav"):
+        processor.apply_chat_template(messages, max_window_size=20)
+
+
+def test_window_keeps_the_query_and_what_follows(processor):
+    messages = [{"role": "user", "content": "old " * 50}, {"role": "assistant", "content": "x"},
+                {"role": "user", "content": "new " * 50}, {"role": "assistant", "content": "partial"}]
+    text = processor.apply_chat_template(messages, continue_final_message=True, max_window_size=10)
+    assert "old" not in text and text.endswith("new <|im_end|>\n<|im_start|>assistant\npartial")
+
+
+def test_content_markers_in_text_are_refused(processor):
+    with pytest.raises(ValueError, match="U\\+FDD0"):
+        processor.apply_chat_template([{"role": "user", "content": "a\ufdd0b"}])

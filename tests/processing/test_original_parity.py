@@ -107,20 +107,24 @@ def test_log_mel_matches_original_for_16k_clips(processor, mels, clip):
 
 @pytest.mark.parametrize("clip", CLIPS_RESAMPLED)
 def test_resampled_audio_is_close_to_original_ffmpeg_pipeline(processor, mels, clip):
-    """44.1 kHz stereo wav and mp3: our decoder/resampler differs from ffmpeg, so closeness (not equality)."""
+    """44.1 kHz stereo wav and mp3: our decoder/resampler (soxr) differs from ffmpeg, so closeness, not equality.
+
+    Measured: waveform mean abs difference 6.8e-4 (wav) / 7.2e-4 (mp3); log-mel mean abs difference 1.5e-3 / 1.6e-3,
+    99th percentile 0.045 / 0.046 (README, deliberate differences). The bounds below are those numbers rounded up.
+    """
     meta = MEL_META[clip]
     waveform = load_audio(str(FIXTURES / meta["file"]))
     reference = mels[f"{clip}__waveform"]
     assert abs(len(waveform) - meta["loaded_num_samples"]) <= 2
     n = min(len(waveform), len(reference))
-    assert np.corrcoef(waveform[:n], reference[:n])[0, 1] > 0.99
-    assert np.abs(waveform[:n] - reference[:n]).mean() < 5e-3
+    assert np.corrcoef(waveform[:n], reference[:n])[0, 1] > 0.9999
+    assert np.abs(waveform[:n] - reference[:n]).mean() < 1e-3
 
     batch = processor(text=f"<audio>{FIXTURES / meta['file']}</audio>", return_tensors="pt")
     frames = meta["mel_frames"]
     assert int(batch["feature_attention_mask"][0].sum()) == frames
     diff = np.abs(batch["input_features"][0].numpy()[:, :frames] - mels[f"{clip}__mel"][:, :frames])
-    assert diff.mean() < 1e-2 and np.quantile(diff, 0.99) < 0.1
+    assert diff.mean() < 2e-3 and np.quantile(diff, 0.99) < 0.05
     assert int((batch["input_ids"][0] == processor.tokenizer.audio_token_id).sum()) + 2 == meta["audio_span_tokens"]
 
 

@@ -12,7 +12,7 @@ import torch
 
 from qwen_audio_hf.processing.feature_extraction_qwen_audio import QwenAudioFeatureExtractor
 from qwen_audio_hf.processing.processing_qwen_audio import QwenAudioProcessor
-from qwen_audio_hf.processing.special_tokens import AUDIO_END_ID, AUDIO_PAD_ID, AUDIO_START_ID, ENDOFTEXT_ID
+from qwen_audio_hf.core.token_ids import AUDIO_END_ID, AUDIO_PAD_ID, AUDIO_START_ID, ENDOFTEXT_ID
 from qwen_audio_hf.processing.tokenization_qwen_audio import QwenAudioTokenizer, packaged_vocab_file
 
 from .signals import tone

@@ -13,7 +13,7 @@ from transformers import AutoTokenizer
 from transformers.convert_slow_tokenizer import bytes_to_unicode
 
 import qwen_audio_hf  # noqa: F401  (registers QwenAudioTokenizer with AutoTokenizer)
-from qwen_audio_hf.processing import special_tokens as st
+from qwen_audio_hf.core import token_ids as st
 from qwen_audio_hf.processing.tokenization_qwen_audio import (
     QWEN_TIKTOKEN_MD5,
     QwenAudioTokenizer,

@@ -11,8 +11,12 @@ import torch
 from qwen_audio_hf.training import IGNORE_INDEX, QwenAudioDataCollator, load_sft_data
 from qwen_audio_hf.training.data import load_waveform
 
-ENDOFTEXT, IM_END, IM_START = 151643, 151645, 151644
-AUDIO_IDS = (151851, 155163, 155164)
+from qwen_audio_hf.core.token_ids import AUDIO_END_ID, AUDIO_PAD_ID, AUDIO_START_ID
+from qwen_audio_hf.core.token_ids import ENDOFTEXT_ID as ENDOFTEXT
+from qwen_audio_hf.core.token_ids import IM_END_ID as IM_END
+from qwen_audio_hf.core.token_ids import IM_START_ID as IM_START
+
+AUDIO_IDS = (AUDIO_PAD_ID, AUDIO_START_ID, AUDIO_END_ID)
 
 
 def _rows(dataset):

@@ -8,8 +8,9 @@ import datasets
 import numpy as np
 import pytest
 
+from qwen_audio_hf.processing import QwenAudioProcessor
 from qwen_audio_hf.training import QwenAudioDataCollator, load_pretraining_data, load_sft_data
-from qwen_audio_hf.processing.feature_extraction_qwen_audio import audio_span_length, mel_frames_for_samples
+from qwen_audio_hf.core.audio_lengths import audio_span_length, mel_frames_for_samples
 from qwen_audio_hf.training.data import pretraining_segments, sft_segments
 
 from .conftest import ASR_TAGS, pretraining_rows, write_clip
@@ -126,6 +127,16 @@ def test_sft_loading_and_segments(processor, clips, sft_jsonl):
     supervised = [text for text, is_target in segments if is_target]
     assert supervised == ["The second one is longer.<|im_end|>"]
     assert segments[0][0].endswith("<|im_start|>assistant\n") and "Audio 2:<audio></audio>" in segments[0][0]
+
+
+def test_sft_rows_ignore_the_chat_history_window(processor):
+    """A processor converted from Qwen-Audio-Chat has max_window_size; training rows must still keep every turn."""
+    messages = [{"role": "user", "content": "first " * 40}, {"role": "assistant", "content": "one"},
+                {"role": "user", "content": "second"}, {"role": "assistant", "content": "two"}]
+    windowed = QwenAudioProcessor(processor.feature_extractor, processor.tokenizer, max_window_size=16)
+    assert "first" not in windowed.apply_chat_template(messages)
+    segments, _ = sft_segments(messages, windowed)
+    assert [text for text, is_target in segments if is_target] == ["one<|im_end|>", "two<|im_end|>"]
 
 
 @pytest.mark.parametrize(

@@ -14,8 +14,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..processing.audio_io import TARGET_SAMPLING_RATE
-from ..processing.special_tokens import ENDOFTEXT
+from ..core.audio_lengths import TARGET_SAMPLING_RATE
+from ..core.token_ids import ENDOFTEXT
 from .data import audio_label, check_records, load_records, load_waveform
 from .protocols import Protocol, get_protocol
 

@@ -1,8 +1,12 @@
-"""Qwen-Audio model classes; importing this module registers them with the transformers Auto classes."""
+"""Qwen-Audio model classes (configuration <- encoder / text model <- composite model <- checkpoint tools).
 
-import transformers
-from transformers import AutoConfig, AutoModel, AutoModelForCausalLM
+Importing this package plugs in the package-only tools the model classes do not import themselves (so Hub exports
+ship without them): reading ORIGINAL hub checkpoints (`original_checkpoint`) and `from_components`; the
+Auto-class registration lives in the top-level `qwen_audio_hf/__init__.py`.
+"""
 
+from ..core.audio_lengths import audio_token_counts
+from . import components, original_checkpoint
 from .configuration_qwen_audio import QwenAudioConfig, QwenAudioEncoderConfig, QwenAudioTextConfig
 from .modeling_qwen_audio import (
     QwenAudioCausalLMOutputWithPast,
@@ -12,23 +16,11 @@ from .modeling_qwen_audio import (
     QwenAudioMultiModalProjector,
     QwenAudioPreTrainedModel,
 )
-from .modeling_qwen_audio_encoder import QwenAudioEncoder, audio_token_counts
+from .modeling_qwen_audio_encoder import QwenAudioEncoder
 from .modeling_qwen_audio_text import QwenAudioTextModel
 
-
-def _register() -> None:
-    for config_class in (QwenAudioConfig, QwenAudioEncoderConfig, QwenAudioTextConfig):
-        AutoConfig.register(config_class.model_type, config_class, exist_ok=True)
-    AutoModel.register(QwenAudioConfig, QwenAudioModel, exist_ok=True)
-    AutoModel.register(QwenAudioEncoderConfig, QwenAudioEncoder, exist_ok=True)
-    AutoModel.register(QwenAudioTextConfig, QwenAudioTextModel, exist_ok=True)
-    AutoModelForCausalLM.register(QwenAudioConfig, QwenAudioForConditionalGeneration, exist_ok=True)
-    multimodal_auto = getattr(transformers, "AutoModelForMultimodalLM", None)
-    if multimodal_auto is not None:
-        multimodal_auto.register(QwenAudioConfig, QwenAudioForConditionalGeneration, exist_ok=True)
-
-
-_register()
+original_checkpoint.register(QwenAudioConfig, QwenAudioPreTrainedModel)
+components.register(QwenAudioForConditionalGeneration)
 
 __all__ = [
     "QwenAudioCausalLMOutputWithPast",

@@ -23,9 +23,18 @@ from typing import Any, Dict, Optional, Tuple
 
 import torch
 
+from ..core.token_ids import (
+    AUDIO_END,
+    AUDIO_END_ID,
+    AUDIO_PAD,
+    AUDIO_SPECIAL_TOKENS,
+    AUDIO_START,
+    IM_END,
+    IM_START,
+    PADDED_VOCAB_SIZE,
+    VOCAB_SIZE,
+)
 from .configuration_qwen_audio import QwenAudioConfig, QwenAudioEncoderConfig
-
-QWEN_AUDIO_VOCAB_SIZE = 155947  # embedding rows of the released Qwen-Audio
 NEW_ROW_NOISE = 0.01  # std of the noise added to new rows, as a fraction of the per-dimension std of known rows
 
 _OPENAI_BLOCK_RENAMES = (
@@ -231,8 +240,6 @@ def extend_tokenizer(tokenizer):
 
     Returns (tokenizer, known_rows): the ids below known_rows are the tokenizer's own vocabulary, whose embedding
     rows a pretrained language model has learnt; the audio specials (new or already present) lie at or above it."""
-    from ..processing.special_tokens import AUDIO_END, AUDIO_PAD, AUDIO_SPECIAL_TOKENS, AUDIO_START, IM_END, IM_START
-
     vocab = tokenizer.get_vocab()
     present_audio_ids = [vocab[token] for token in AUDIO_SPECIAL_TOKENS if token in vocab]
     known = min([len(tokenizer), *present_audio_ids])
@@ -251,8 +258,6 @@ def extend_tokenizer(tokenizer):
 
 def _has_qwen_audio_ids(tokenizer) -> bool:
     """True for the Qwen-Audio vocabulary itself (then the model keeps the release's 155947 rows)."""
-    from ..processing.special_tokens import AUDIO_END, AUDIO_END_ID, VOCAB_SIZE
-
     return len(tokenizer) == VOCAB_SIZE and tokenizer.convert_tokens_to_ids(AUDIO_END) == AUDIO_END_ID
 
 
@@ -285,6 +290,11 @@ def _load_part(module: torch.nn.Module, state: Dict[str, torch.Tensor], what: st
         raise ValueError(f"{what} do not fit the {type(module).__name__}: missing {missing}, unexpected {unexpected}.")
 
 
+def register(model_class) -> None:
+    """Make `build_from_components` the `from_components` of `model_class` (QwenAudioForConditionalGeneration)."""
+    model_class.components_builder = staticmethod(build_from_components)
+
+
 def build_from_components(
     cls,
     audio_encoder: Any,
@@ -304,7 +314,6 @@ def build_from_components(
     """
     from ..processing.feature_extraction_qwen_audio import QwenAudioFeatureExtractor
     from ..processing.processing_qwen_audio import QwenAudioProcessor
-    from ..processing.special_tokens import AUDIO_END, AUDIO_PAD, AUDIO_START
 
     audio_config, encoder_state = load_audio_encoder(audio_encoder)
     text_config, decoder_state, lm_head, lm_tokenizer = load_language_model(language_model)
@@ -315,7 +324,7 @@ def build_from_components(
     if tokenizer is None:
         tokenizer = _qwen_audio_tokenizer(language_model)
     tokenizer, known_rows = extend_tokenizer(tokenizer)
-    minimum_vocab = QWEN_AUDIO_VOCAB_SIZE if _has_qwen_audio_ids(tokenizer) else len(tokenizer)
+    minimum_vocab = PADDED_VOCAB_SIZE if _has_qwen_audio_ids(tokenizer) else len(tokenizer)
     old_vocab = decoder_state["embed_tokens.weight"].shape[0]
     known_rows = min(known_rows, old_vocab)
     new_vocab = vocab_size or max(minimum_vocab, len(tokenizer), old_vocab)

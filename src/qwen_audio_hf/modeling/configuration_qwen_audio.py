@@ -6,10 +6,7 @@ from huggingface_hub.dataclasses import strict
 from transformers import PreTrainedConfig, Qwen2Config
 from transformers.configuration_utils import SubConfigSpec
 
-AUDIO_TOKEN_ID = 151851  # `[[[AUDIO:modality]]]`, fills an audio span between <audio> and </audio>
-AUDIO_START_TOKEN_ID = 155163  # `<audio>`
-AUDIO_END_TOKEN_ID = 155164  # `</audio>`
-ENDOFTEXT_TOKEN_ID = 151643  # `<|endoftext|>`: bos, eos and pad of the original release
+from ..core.token_ids import AUDIO_END_ID, AUDIO_PAD_ID, AUDIO_START_ID, ENDOFTEXT_ID, PADDED_VOCAB_SIZE
 
 
 @strict
@@ -69,7 +66,7 @@ class QwenAudioTextConfig(Qwen2Config):
 
     model_type = "qwen_audio_text"
 
-    vocab_size: int = 155947
+    vocab_size: int = PADDED_VOCAB_SIZE
     hidden_size: int = 4096
     intermediate_size: int = 11008
     num_hidden_layers: int = 32
@@ -81,9 +78,9 @@ class QwenAudioTextConfig(Qwen2Config):
     seq_length: int = 2048
     use_dynamic_ntk: bool = True
     use_logn_attn: bool = True
-    pad_token_id: int | None = ENDOFTEXT_TOKEN_ID
-    bos_token_id: int | None = ENDOFTEXT_TOKEN_ID
-    eos_token_id: int | list[int] | None = ENDOFTEXT_TOKEN_ID
+    pad_token_id: int | None = ENDOFTEXT_ID  # <|endoftext|>: bos, eos and pad of the original release
+    bos_token_id: int | None = ENDOFTEXT_ID
+    eos_token_id: int | list[int] | None = ENDOFTEXT_ID
 
     def __post_init__(self, **kwargs):
         if self.head_dim is None:
@@ -114,8 +111,13 @@ class QwenAudioConfig(PreTrainedConfig):
     """Composite Qwen-Audio configuration: `audio_config` (encoder) + `text_config` (decoder) + span token ids.
 
     `QwenAudioConfig.from_pretrained` also reads the ORIGINAL hub config.json (model_type "qwen" with an "audio"
-    dict) and translates it (see `original_checkpoint.py`).
+    dict) and translates it, through the translator `original_checkpoint.py` registers in `layout_translators`.
     """
+
+    # Readers of other config.json layouts: callables `dict -> native dict, or None when the dict is not theirs`.
+    # Registered by the loaders that need them (the modeling package registers the original-layout one), so this
+    # module imports no loader; without any (a Hub export's remote code) only native configs are read.
+    layout_translators = []
 
     model_type = "qwen_audio"
     sub_configs_defaults = {
@@ -125,9 +127,9 @@ class QwenAudioConfig(PreTrainedConfig):
 
     audio_config: dict | PreTrainedConfig | None = None
     text_config: dict | PreTrainedConfig | None = None
-    audio_token_id: int = AUDIO_TOKEN_ID
-    audio_start_token_id: int = AUDIO_START_TOKEN_ID
-    audio_end_token_id: int = AUDIO_END_TOKEN_ID
+    audio_token_id: int = AUDIO_PAD_ID  # fills an audio span between <audio> and </audio>
+    audio_start_token_id: int = AUDIO_START_ID
+    audio_end_token_id: int = AUDIO_END_ID
     tie_word_embeddings: bool | None = None
 
     def __post_init__(self, **kwargs):
@@ -151,11 +153,11 @@ class QwenAudioConfig(PreTrainedConfig):
 
     @classmethod
     def _translate_if_original(cls, config_dict: dict[str, Any]) -> dict[str, Any]:
-        try:
-            from .original_checkpoint import is_original_config, translate_original_config
-        except ImportError:  # exported without the loader: native configs only
-            return config_dict
-        return translate_original_config(config_dict) if is_original_config(config_dict) else config_dict
+        for translate in QwenAudioConfig.layout_translators:
+            translated = translate(config_dict)
+            if translated is not None:
+                return translated
+        return config_dict
 
 
 __all__ = ["QwenAudioConfig", "QwenAudioEncoderConfig", "QwenAudioTextConfig"]

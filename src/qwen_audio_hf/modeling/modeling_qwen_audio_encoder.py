@@ -27,6 +27,7 @@ from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.modeling_outputs import BaseModelOutputWithPooling
 from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 
+from ..core.audio_lengths import audio_token_counts, conv_output_lengths
 from .configuration_qwen_audio import QwenAudioEncoderConfig
 
 
@@ -37,20 +38,6 @@ def sinusoid_positions(length: int, channels: int, max_timescale: float = 10000.
     inv_timescales = torch.exp(-log_increment * torch.arange(half, dtype=torch.float32))
     scaled_time = torch.arange(length, dtype=torch.float32)[:, None] * inv_timescales[None, :]
     return torch.cat([torch.sin(scaled_time), torch.cos(scaled_time)], dim=1)
-
-
-def conv_output_lengths(mel_frames):
-    """Frames after the stride-2 conv stem: (mel_frames - 1) // 2 + 1 (an int or an integer tensor)."""
-    return (mel_frames - 1) // 2 + 1
-
-
-def audio_token_counts(mel_frames):
-    """Audio embeddings per clip after the 2x average pooling (an int or an integer tensor).
-
-    The single source of the audio -> tokens arithmetic: the processor's span lengths come from here too
-    (span = audio tokens + bos + eos).
-    """
-    return (conv_output_lengths(mel_frames) - 2) // 2 + 1
 
 
 @dataclass

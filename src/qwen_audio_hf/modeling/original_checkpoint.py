@@ -8,6 +8,11 @@ model type would also be applied IN REVERSE by `save_pretrained`, so every save 
 We only want the translation when the checkpoint being read is an original one, so `from_pretrained` detects
 the layout and `_load_pretrained_model` adds the mapping to that one load (then clears it, so saving writes the
 native layout). `.bin` shards go through transformers' loader, which reads them with `weights_only=True`.
+
+The model and config modules do not import this one: `register(config_class, model_class)` (called when
+qwen_audio_hf.modeling is imported) plugs the reader into `QwenAudioConfig.layout_translators` and
+`QwenAudioPreTrainedModel.checkpoint_layout_reader`. A Hub export ships without this module and reads native
+checkpoints only.
 """
 
 import contextlib
@@ -18,8 +23,8 @@ from typing import Any
 from transformers import PretrainedConfig
 from transformers.core_model_loading import Chunk, WeightConverter, WeightRenaming
 
-from ..processing.special_tokens import ENDOFTEXT_ID, IM_END_ID, IM_START_ID
-from .configuration_qwen_audio import AUDIO_START_TOKEN_ID, AUDIO_TOKEN_ID, ENDOFTEXT_TOKEN_ID
+from ..core.token_ids import AUDIO_PAD_ID, AUDIO_START_ID, ENDOFTEXT_ID, IM_END_ID, IM_START_ID, PADDED_VOCAB_SIZE
+from .configuration_qwen_audio import QwenAudioConfig
 
 ORIGINAL_MODEL_TYPE = "qwen"
 
@@ -84,11 +89,11 @@ def translate_original_config(config_dict: dict[str, Any]) -> dict[str, Any]:
     _require(config_dict.get("rotary_pct", 1.0) == 1.0, "rotary_pct != 1 (partial rotary)")
     _require(config_dict.get("no_bias", True), "no_bias=false (biased MLP / output projection)")
     _require(head_dim * num_heads == hidden_size, "kv_channels * num_attention_heads != hidden_size")
-    start_id = audio.get("audio_start_id", AUDIO_START_TOKEN_ID)
+    start_id = audio.get("audio_start_id", AUDIO_START_ID)
     d_model = audio["n_state"]
     text_config = {
         "model_type": "qwen_audio_text",
-        "vocab_size": config_dict.get("vocab_size", 155947),
+        "vocab_size": config_dict.get("vocab_size", PADDED_VOCAB_SIZE),
         "hidden_size": hidden_size,
         "intermediate_size": config_dict.get("intermediate_size", 22016) // 2,
         "num_hidden_layers": config_dict.get("num_hidden_layers", 32),
@@ -105,9 +110,9 @@ def translate_original_config(config_dict: dict[str, Any]) -> dict[str, Any]:
         "attention_dropout": config_dict.get("attn_dropout_prob", 0.0),
         "tie_word_embeddings": bool(config_dict.get("tie_word_embeddings", False)),
         "use_cache": bool(config_dict.get("use_cache", True)),
-        "bos_token_id": ENDOFTEXT_TOKEN_ID,
-        "eos_token_id": ENDOFTEXT_TOKEN_ID,
-        "pad_token_id": ENDOFTEXT_TOKEN_ID,
+        "bos_token_id": ENDOFTEXT_ID,
+        "eos_token_id": ENDOFTEXT_ID,
+        "pad_token_id": ENDOFTEXT_ID,
     }
     audio_config = {
         "model_type": "qwen_audio_encoder",
@@ -124,7 +129,7 @@ def translate_original_config(config_dict: dict[str, Any]) -> dict[str, Any]:
         "architectures": ["QwenAudioForConditionalGeneration"],
         "audio_config": audio_config,
         "text_config": text_config,
-        "audio_token_id": AUDIO_TOKEN_ID,
+        "audio_token_id": AUDIO_PAD_ID,
         "audio_start_token_id": start_id,
         "audio_end_token_id": start_id + 1,
         "tie_word_embeddings": text_config["tie_word_embeddings"],
@@ -161,8 +166,6 @@ def original_layout_loading(pretrained_model_name_or_path, kwargs: dict[str, Any
         return
     kwargs = dict(kwargs)
     if kwargs.get("config") is None:
-        from .configuration_qwen_audio import QwenAudioConfig
-
         kwargs["config"] = QwenAudioConfig.from_dict(translate_original_config(config_dict))
         kwargs["config"].name_or_path = str(pretrained_model_name_or_path)
     token = _LOADING_ORIGINAL_LAYOUT.set(True)
@@ -204,7 +207,29 @@ def with_original_weight_mapping(model, load_config):
     model._weight_conversions = []
 
 
+def translate_if_original(config_dict: dict[str, Any]) -> dict[str, Any] | None:
+    """The native dict for an original config.json, None for any other (the `layout_translators` protocol)."""
+    return translate_original_config(config_dict) if is_original_config(config_dict) else None
+
+
+class OriginalLayoutReader:
+    """The `QwenAudioPreTrainedModel.checkpoint_layout_reader` for ORIGINAL hub checkpoints."""
+
+    loading = staticmethod(original_layout_loading)
+    weight_mapping = staticmethod(with_original_weight_mapping)
+
+
+def register(config_class, model_class) -> None:
+    """Let `config_class` (QwenAudioConfig) and `model_class` (QwenAudioPreTrainedModel, with its subclasses) read
+    original hub checkpoints (idempotent)."""
+    if translate_if_original not in config_class.layout_translators:
+        config_class.layout_translators.append(translate_if_original)
+    model_class.checkpoint_layout_reader = OriginalLayoutReader
+
+
 __all__ = [
+    "OriginalLayoutReader",
+    "register",
     "is_original_config",
     "original_layout_loading",
     "original_weight_mapping",

@@ -1,18 +1,16 @@
-"""processing subpackage."""
+"""Processing: special-token validation, tokenizer, audio I/O, feature extractor, processor (+ chat) and tags.
 
-from transformers import AutoFeatureExtractor, AutoProcessor, AutoTokenizer
+Independent of the model: nothing here imports `qwen_audio_hf.modeling` (or torch at import time). The Auto-class
+registration lives in the top-level `qwen_audio_hf/__init__.py`.
+"""
 
-from ..modeling.configuration_qwen_audio import QwenAudioConfig
-from .audio_io import load_audio
-from .feature_extraction_qwen_audio import QwenAudioFeatureExtractor, audio_span_length
+from ..core.audio_lengths import audio_span_length
 from . import tags
+from .audio_io import load_audio
+from .feature_extraction_qwen_audio import QwenAudioFeatureExtractor
 from .processing_qwen_audio import QwenAudioProcessor
 from .tags import TaskPrompt
 from .tokenization_qwen_audio import QwenAudioTokenizer
-
-AutoFeatureExtractor.register(QwenAudioConfig, QwenAudioFeatureExtractor, exist_ok=True)
-AutoProcessor.register(QwenAudioConfig, QwenAudioProcessor, exist_ok=True)
-AutoTokenizer.register(QwenAudioConfig, tokenizer_class=QwenAudioTokenizer, exist_ok=True)
 
 __all__ = [
     "QwenAudioFeatureExtractor",

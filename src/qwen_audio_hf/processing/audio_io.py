@@ -17,10 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from ..core.audio_lengths import MAX_AUDIO_SAMPLES, MAX_AUDIO_SECONDS, TARGET_SAMPLING_RATE
 
-TARGET_SAMPLING_RATE = 16000
-MAX_AUDIO_SECONDS = 30
-MAX_AUDIO_SAMPLES = MAX_AUDIO_SECONDS * TARGET_SAMPLING_RATE
 MAX_CHANNELS = 16
 """Largest channel count accepted for 2-D arrays; the smaller axis of a 2-D array is the channel axis."""
 

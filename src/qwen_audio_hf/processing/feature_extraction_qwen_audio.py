@@ -15,20 +15,8 @@ import numpy as np
 from transformers import WhisperFeatureExtractor
 from transformers.feature_extraction_utils import BatchFeature
 
-from ..modeling.modeling_qwen_audio_encoder import audio_token_counts
-from .audio_io import MAX_AUDIO_SAMPLES, TARGET_SAMPLING_RATE, load_audio
-
-HOP_LENGTH = 160
-
-
-def mel_frames_for_samples(num_samples: int) -> int:
-    """Valid mel frames of a 16 kHz clip of ``num_samples`` samples (capped at 30 s)."""
-    return min(int(num_samples), MAX_AUDIO_SAMPLES) // HOP_LENGTH
-
-
-def audio_span_length(mel_frames: int) -> int:
-    """Length of the ``<audio>`` ... ``</audio>`` span in the text (audio tokens plus bos/eos), e.g. 77 for 3 s."""
-    return int(audio_token_counts(int(mel_frames))) + 2
+from ..core.audio_lengths import HOP_LENGTH, TARGET_SAMPLING_RATE, audio_span_length, mel_frames_for_samples
+from .audio_io import load_audio
 
 
 def _read_json_object(path: str) -> dict:

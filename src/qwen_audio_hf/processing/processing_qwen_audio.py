@@ -5,6 +5,10 @@ Text holds ``<audio>PATH</audio>`` (the clip is read from disk, as in the origin
 ``[[[AUDIO:modality]]]`` * (span - 2) + ``</audio>``, with the span length given by the clip duration, so the ids
 equal the original tokenizer's. Text is encoded in pieces split right after each ``<|im_start|>ROLE\\n`` header,
 which reproduces the original ``make_context`` (it encodes role and content separately).
+
+``apply_chat_template`` follows the two other chat rules of the original ``make_context``: message content is
+encoded with only the audio tags as special tokens (a typed ``<|im_end|>`` stays plain text), and with
+``max_window_size`` set the oldest history turns are dropped once the context would reach it.
 """
 
 from __future__ import annotations
@@ -21,12 +25,20 @@ from .audio_io import is_url, load_audio
 from .feature_extraction_qwen_audio import (
     QwenAudioFeatureExtractor,
     _looks_like_original_checkpoint,
+    _read_json_object,
     as_clip_list,
 )
-from .special_tokens import AUDIO_END, AUDIO_PAD, AUDIO_START, IM_START, check_tags
+from ..core.audio_lengths import audio_span_length
+from ..core.token_ids import AUDIO_END, AUDIO_PAD, AUDIO_START, IM_END, IM_START, IM_START_ID
+from .special_tokens import check_tags
 from .tokenization_qwen_audio import QwenAudioTokenizer
 
 DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant."
+
+# The chat template wraps each message's content in these two Unicode noncharacters (template variables
+# content_start / content_end, empty when another renderer fills the template): the processor encodes what lies
+# between them with only the audio tags special, and strips them from rendered text.
+CONTENT_START, CONTENT_END = "\ufdd0", "\ufdd1"
 
 # ChatML exactly as Qwen-Audio-Chat builds it: default system turn, turns joined by "\n", each user audio rendered
 # as "Audio N:<audio>PATH</audio>\n" with N restarting at 1 in every message. In-memory clips render as empty
@@ -41,6 +53,7 @@ CHAT_TEMPLATE = (
     "{%- if state.started -%}{{- '\\n' -}}{%- endif -%}"
     "{%- set state.started = true -%}"
     "{{- '<|im_start|>' + message['role'] + '\\n' -}}"
+    "{{- content_start|default('') -}}"
     "{%- if message['content'] is string -%}"
     "{{- message['content'] -}}"
     "{%- else -%}"
@@ -56,6 +69,7 @@ CHAT_TEMPLATE = (
     "{%- endif -%}"
     "{%- endfor -%}"
     "{%- endif -%}"
+    "{{- content_end|default('') -}}"
     "{{- '<|im_end|>' -}}"
     "{%- endfor -%}"
     "{%- if add_generation_prompt -%}{{- '\\n<|im_start|>assistant\\n' -}}{%- endif -%}"
@@ -63,8 +77,10 @@ CHAT_TEMPLATE = (
 
 _AUDIO_SPAN = re.compile(re.escape(AUDIO_START) + "(.*?)" + re.escape(AUDIO_END))
 _ROLE_HEADER = re.compile(re.escape(IM_START) + r"[^\n<]*\n")
+_MARKED_CONTENT = re.compile(CONTENT_START + "(.*?)" + CONTENT_END, re.DOTALL)
 _PADDING_CHOICES = {True: "longest", "longest": "longest", "max_length": "max_length", False: None, "do_not_pad": None}
 _IGNORED_CALL_KWARGS = {"add_special_tokens", "return_attention_mask", "verbose"}
+_PROCESSOR_WINDOW = object()  # apply_chat_template's default: the processor's max_window_size
 
 
 def _is_placeholder(span_content: str) -> bool:
@@ -75,7 +91,15 @@ def _is_placeholder(span_content: str) -> bool:
 class QwenAudioProcessor(ProcessorMixin):
     """Feature extractor + tokenizer for Qwen-Audio (see module docstring for the span rules)."""
 
-    def __init__(self, feature_extractor=None, tokenizer=None, chat_template=None, **kwargs):
+    def __init__(
+        self, feature_extractor=None, tokenizer=None, chat_template=None, max_window_size: int | None = None, **kwargs
+    ):
+        """``max_window_size``: chat history budget of ``apply_chat_template`` (the original's generation setting;
+        6144 for Qwen-Audio-Chat, read from an original checkpoint's generation_config.json); None keeps all turns."""
+        if max_window_size is not None and (isinstance(max_window_size, bool) or not isinstance(max_window_size, int)
+                                            or max_window_size < 1):
+            raise ValueError(f"max_window_size must be a positive int or None, got {max_window_size!r}.")
+        self.max_window_size = max_window_size
         if feature_extractor is None:
             feature_extractor = QwenAudioFeatureExtractor()
         if tokenizer is None:
@@ -102,7 +126,8 @@ class QwenAudioProcessor(ProcessorMixin):
         path = os.fspath(pretrained_model_name_or_path)
         if os.path.isdir(path) and _looks_like_original_checkpoint(path) and not _has_processor_files(path):
             tokenizer = QwenAudioTokenizer.from_pretrained(path, **kwargs)
-            return cls(QwenAudioFeatureExtractor(), tokenizer)
+            window = _read_json_object(os.path.join(path, "generation_config.json")).get("max_window_size")
+            return cls(QwenAudioFeatureExtractor(), tokenizer, max_window_size=window)
         return super().from_pretrained(pretrained_model_name_or_path, **kwargs)
 
     @property
@@ -138,6 +163,16 @@ class QwenAudioProcessor(ProcessorMixin):
                 "sampling_rate, padding, padding_side, truncation, max_length, pad_to_multiple_of, return_tensors, "
                 "allow_urls, validate_tags."
             )
+        return self._process(
+            text, audio, sampling_rate, padding, padding_side, truncation, max_length, pad_to_multiple_of,
+            return_tensors, allow_urls, validate_tags,
+        )
+
+    def _process(
+        self, text, audio, sampling_rate, padding, padding_side, truncation, max_length, pad_to_multiple_of,
+        return_tensors, allow_urls, validate_tags, content_marked: bool = False,
+    ) -> BatchFeature:
+        """``__call__`` without the keyword check; ``content_marked``: text from ``apply_chat_template``."""
         if text is None:
             if audio is None:
                 raise ValueError("Pass `text` (with <audio> spans) and/or `audio`.")
@@ -162,7 +197,7 @@ class QwenAudioProcessor(ProcessorMixin):
             data.update(features)
 
         expanded = self._expand_spans(texts, spans)
-        rows = [self._encode(sample) for sample in expanded]
+        rows = [self._encode(sample, content_marked) for sample in expanded]
         if truncation:
             rows = self._truncate(rows, max_length)
         input_ids, attention_mask = self._pad(rows, padding, padding_side, max_length, pad_to_multiple_of)
@@ -234,7 +269,18 @@ class QwenAudioProcessor(ProcessorMixin):
 
         return [_AUDIO_SPAN.sub(expand, sample) for sample in texts]
 
-    def _encode(self, text: str) -> list[int]:
+    def _encode(self, text: str, content_marked: bool = False) -> list[int]:
+        """Ids of ``text``; with ``content_marked``, marked message content has only the audio tags special."""
+        if not content_marked:
+            return self._encode_structure(text)
+        parts = _MARKED_CONTENT.split(text)  # outside, content, outside, content, ..., outside
+        contents = self.tokenizer.encode_message_content(parts[1::2]) if len(parts) > 1 else []
+        ids = []
+        for index, part in enumerate(parts):
+            ids += self._encode_structure(part) if index % 2 == 0 else contents[index // 2]
+        return ids
+
+    def _encode_structure(self, text: str) -> list[int]:
         """Encode with a split after each ``<|im_start|>ROLE\\n`` header, as the original make_context does."""
         cuts = [0] + [match.end() for match in _ROLE_HEADER.finditer(text)] + [len(text)]
         pieces = [text[start:end] for start, end in zip(cuts, cuts[1:]) if end > start]
@@ -300,6 +346,7 @@ class QwenAudioProcessor(ProcessorMixin):
         sampling_rate: int | None = None,
         allow_urls: bool = False,
         processor_kwargs: dict | None = None,
+        max_window_size: Any = _PROCESSOR_WINDOW,
         **kwargs,
     ):
         """Render Qwen-Audio-Chat ChatML; with ``tokenize=True`` also encode it and extract audio features.
@@ -307,6 +354,14 @@ class QwenAudioProcessor(ProcessorMixin):
         Content items: ``{"type": "text", "text": ...}``, ``{"type": "audio", "path"|"url": ...}`` or
         ``{"type": "audio", "audio": array, "sampling_rate": sr}`` (``"audio"`` may also hold a path string).
         ``continue_final_message=True`` leaves the last message open (no closing ``<|im_end|>``).
+
+        As in the original ``make_context``: message content is encoded with only the audio tags as special
+        tokens, so typed control strings (``<|im_end|>``, ``<|im_start|>``, ``<|endoftext|>``, ...) become plain
+        text ids (this needs ``tokenize=True``: the rendered string cannot tell them apart, and unknown
+        ``<|...|>`` strings in content are not refused unless ``processor_kwargs={"validate_tags": True}``).
+        ``max_window_size`` (default: the processor's, 6144 for Qwen-Audio-Chat; None keeps every turn) drops the
+        oldest history turns (a user message and the replies after it) once system + kept history would reach it;
+        the last user message and what follows are always kept. Measuring turns near the window loads their audio.
         """
         if kwargs.pop("return_assistant_tokens_mask", False):
             raise ValueError(
@@ -315,37 +370,122 @@ class QwenAudioProcessor(ProcessorMixin):
             )
         if continue_final_message and add_generation_prompt:
             raise ValueError("continue_final_message and add_generation_prompt cannot both be set.")
+        window = self.max_window_size if max_window_size is _PROCESSOR_WINDOW else max_window_size
         conversations, is_batched = _normalize_conversations(conversation)
+        template = self._resolve_chat_template(chat_template)
+        render_kwargs = {
+            **self.tokenizer.special_tokens_map, **kwargs, "content_start": CONTENT_START, "content_end": CONTENT_END
+        }
+
+        def render(messages_list):
+            prompts, _ = render_jinja_template(
+                conversations=messages_list, chat_template=template, add_generation_prompt=add_generation_prompt,
+                **render_kwargs,
+            )
+            return prompts
+
         prepared, clips, rates = [], [], []
         for messages in conversations:
+            _check_no_content_markers(messages)
+            if window is not None:
+                messages = self._fit_window(messages, window, render, add_generation_prompt, sampling_rate, allow_urls)
             prepared.append(_extract_in_memory_audio(messages, clips, rates, sampling_rate))
-        template = self._resolve_chat_template(chat_template)
-        prompts, _ = render_jinja_template(
-            conversations=prepared,
-            chat_template=template,
-            add_generation_prompt=add_generation_prompt,
-            **{**self.tokenizer.special_tokens_map, **kwargs},
-        )
+        prompts = render(prepared)
         if continue_final_message:
-            prompts = [prompt.removesuffix("<|im_end|>") for prompt in prompts]
+            prompts = [prompt.removesuffix(IM_END) for prompt in prompts]
         if not tokenize:
+            prompts = [prompt.replace(CONTENT_START, "").replace(CONTENT_END, "") for prompt in prompts]
             return prompts if is_batched else prompts[0]
-        out = self(
-            text=prompts,
-            audio=clips or None,
-            sampling_rate=rates or None,
-            return_tensors=return_tensors,
-            allow_urls=allow_urls,
-            **(processor_kwargs or {}),
+        options = {"padding": True, "padding_side": "left", "truncation": False, "max_length": None,
+                   "pad_to_multiple_of": None, "validate_tags": False, **(processor_kwargs or {})}
+        unknown = set(options) - {"padding", "padding_side", "truncation", "max_length", "pad_to_multiple_of",
+                                  "validate_tags"} - _IGNORED_CALL_KWARGS
+        if unknown:
+            raise TypeError(f"processor_kwargs has unsupported keys {sorted(unknown)}.")
+        out = self._process(
+            prompts, clips or None, rates or None, options["padding"], options["padding_side"],
+            options["truncation"], options["max_length"], options["pad_to_multiple_of"], return_tensors, allow_urls,
+            options["validate_tags"], content_marked=True,
         )
         return out if return_dict else out["input_ids"]
 
+    def _fit_window(self, messages, window, render, add_generation_prompt, sampling_rate, allow_urls):
+        """``messages`` without the oldest history turns that make_context would drop for ``window`` tokens.
+
+        Newest turn first, a turn is kept while system + kept turns stay below ``window`` (the current query is
+        not counted, as in the original); the first turn that does not fit ends the history.
+        """
+        if isinstance(window, bool) or not isinstance(window, int) or window < 1:
+            raise ValueError(f"max_window_size must be a positive int, got {window!r}.")
+        first, turns, query_start = _history_turns(messages)
+        if not turns:
+            return messages
+        clips, rates = [], []
+        marked = render([_extract_in_memory_audio(messages, clips, rates, sampling_rate)])[0]
+        # Upper bound without loading audio: a text token holds >= 1 byte, an audio span <= a full 30 s window.
+        longest_span = audio_span_length(self.feature_extractor.nb_max_frames)
+        if len(marked.encode("utf-8")) + marked.count(AUDIO_START) * longest_span < window:
+            return messages
+        ids = self._process(
+            [marked], clips or None, rates or None, False, "left", False, None, None, None, allow_urls, False,
+            content_marked=True,
+        )["input_ids"][0]
+        starts = [position for position, token in enumerate(ids) if token == IM_START_ID]
+        offset = len(starts) - len(messages) - int(add_generation_prompt)  # 1 when the template adds the system
+        if not starts or starts[0] != 0 or offset != 1 - first:
+            raise ValueError(
+                "max_window_size needs a chat template that renders a system turn first and opens every message "
+                "with <|im_start|> (like the default one); pass max_window_size=None to keep every turn."
+            )
+        used = starts[1] - 1  # the system turn, without the newline that joins it to the next turn
+        kept_from = len(turns)
+        for index in reversed(range(len(turns))):
+            cost = sum(starts[offset + k + 1] - starts[offset + k] for k in turns[index])  # newline + turn
+            if used + cost >= window:
+                break
+            used += cost
+            kept_from = index
+        kept = [k for turn in turns[kept_from:] for k in turn]
+        return messages[:first] + [messages[k] for k in kept] + messages[query_start:]
 
 def _has_processor_files(directory: str) -> bool:
     return any(
         os.path.isfile(os.path.join(directory, name))
         for name in ("processor_config.json", "preprocessor_config.json")
     )
+
+
+def _history_turns(messages):
+    """(1 if a system message leads else 0, history turns as lists of message indices, index of the query).
+
+    The query is the last user message (it and everything after it are always kept); a history turn is a user
+    message with the non-user messages that follow it.
+    """
+    roles = [message.get("role") if isinstance(message, dict) else None for message in messages]
+    first = 1 if roles and roles[0] == "system" else 0
+    users = [index for index in range(first, len(messages)) if roles[index] == "user"]
+    if not users:
+        return first, [], len(messages)
+    turns = []
+    for index in range(first, users[-1]):
+        if roles[index] == "user" or not turns:
+            turns.append([index])
+        else:
+            turns[-1].append(index)
+    return first, turns, users[-1]
+
+
+def _check_no_content_markers(messages):
+    for message in messages:
+        content = message.get("content", "") if isinstance(message, dict) else ""
+        texts = [content] if isinstance(content, str) else [
+            value for item in content if isinstance(item, dict) for value in item.values() if isinstance(value, str)
+        ]
+        if any(CONTENT_START in text or CONTENT_END in text for text in texts):
+            raise ValueError(
+                "Message content contains U+FDD0 or U+FDD1, Unicode noncharacters the processor reserves to mark "
+                "message content; remove them from the text."
+            )
 
 
 def _normalize_conversations(conversation):

@@ -3,7 +3,7 @@
 The backend reproduces the original tiktoken encoding id for id:
 
 * NFC normalisation of the text,
-* every special token of :mod:`.special_tokens` is matched whole inside the text (also glued to words),
+* every special token of the ``core/token_ids.py`` inventory is matched whole inside the text (also glued to words),
 * the remaining text is split with the Qwen pre-tokenisation pattern and encoded with byte-level BPE whose
   merges are derived from the ranks (a merge's priority is the rank of the token it produces); a piece that is
   itself in the vocabulary is emitted directly (``ignore_merges``), as tiktoken does,
@@ -26,10 +26,11 @@ from transformers.convert_slow_tokenizer import bytes_to_unicode
 from transformers.tokenization_utils_tokenizers import TokenizersBackend
 from transformers.utils import logging
 
-from .special_tokens import (
+from ..core.token_ids import (
     AUDIO_END,
     AUDIO_PAD,
     AUDIO_START,
+    CONTROL_TOKENS,
     ENDOFTEXT,
     IM_END,
     IM_START,
@@ -289,6 +290,34 @@ class QwenAudioTokenizer(TokenizersBackend):
     def eod_id(self) -> int:
         """``<|endoftext|>`` id (the original tokenizer's name for it)."""
         return self.eos_token_id
+
+    # ---- chat message content -----------------------------------------------------------------------
+    def encode_message_content(self, texts: list[str]) -> list[list[int]]:
+        """Ids of chat message contents, where only the audio tags are special tokens.
+
+        The original Qwen-Audio-Chat encodes message text this way, so a typed ``<|im_end|>``, ``<|im_start|>``,
+        ``<|endoftext|>`` or ``<|extra_N|>`` is ordinary text (byte-level BPE ids), never a control token.
+        """
+        backend, to_id = self._content_backend()
+        encoded = backend.encode_batch(list(texts), add_special_tokens=False)
+        return [[to_id.get(token, token) for token in encoding.ids] for encoding in encoded]
+
+    def _content_backend(self):
+        """A backend sharing this BPE model with every added token except the control tokens, plus the map from
+        its added-token ids to this tokenizer's ids (cached until tokens are added)."""
+        size = self._tokenizer.get_vocab_size(with_added_tokens=True)
+        cached = getattr(self, "_content_backend_cache", None)
+        if cached is not None and cached[0] == size:
+            return cached[1], cached[2]
+        backend = Tokenizer(self._tokenizer.model)
+        backend.normalizer = self._tokenizer.normalizer
+        backend.pre_tokenizer = self._tokenizer.pre_tokenizer
+        control = set(CONTROL_TOKENS)
+        kept = [token for token in self._tokenizer.get_added_tokens_decoder().values() if token.content not in control]
+        backend.add_special_tokens(kept)
+        to_id = {backend.token_to_id(token.content): self._tokenizer.token_to_id(token.content) for token in kept}
+        self._content_backend_cache = (size, backend, to_id)
+        return backend, to_id
 
     # ---- decoding -------------------------------------------------------------------------------------
     def _decode(self, token_ids, skip_special_tokens: bool = False, clean_up_tokenization_spaces=None, **kwargs):

@@ -39,8 +39,8 @@ import numpy as np
 
 from ..jsonl import read_jsonl as read_jsonl_records
 from ..processing import audio_io
-from ..processing.feature_extraction_qwen_audio import audio_span_length, mel_frames_for_samples
-from ..processing.special_tokens import AUDIO_END, AUDIO_START, ENDOFTEXT, IM_END, IM_START
+from ..core.audio_lengths import audio_token_counts, mel_frames_for_samples
+from ..core.token_ids import AUDIO_END, AUDIO_START, ENDOFTEXT, IM_END, IM_START
 
 AUDIO_PLACEHOLDER = AUDIO_START + AUDIO_END
 """An empty audio span; the processor fills it with the next clip's ``[[[AUDIO:modality]]]`` tokens."""
@@ -202,7 +202,10 @@ def _template_messages(messages: Any) -> tuple[list[dict], list[Any]]:
 def sft_segments(messages: Any, processor: Any) -> tuple[list[Segment], list[Any]]:
     """Render a conversation with the chat template; assistant contents + ``<|im_end|>`` are the supervised parts."""
     template_messages, audios = _template_messages(messages)
-    text = processor.apply_chat_template(template_messages, tokenize=False, add_generation_prompt=False)
+    # Training rows are never shortened: no chat-history window (max_window_size=None).
+    text = processor.apply_chat_template(
+        template_messages, tokenize=False, add_generation_prompt=False, max_window_size=None
+    )
     text, found = _AUDIO_SPAN.subn(AUDIO_PLACEHOLDER, text)
     if found != len(audios):
         raise ValueError(f"the chat template rendered {found} audio spans for {len(audios)} audio items.")
@@ -343,7 +346,7 @@ def row_length(row: Mapping[str, Any], processor: Any) -> int:
                 f"audio is {samples / audio_io.TARGET_SAMPLING_RATE:.1f} s long; the encoder takes at most "
                 f"{audio_io.MAX_AUDIO_SECONDS} s per clip: split the clip and its target, or drop the row."
             )
-        spans += audio_span_length(mel_frames_for_samples(samples)) - 2
+        spans += audio_token_counts(mel_frames_for_samples(samples))
     return text_tokens + spans
 
 

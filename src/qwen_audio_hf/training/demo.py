@@ -111,7 +111,7 @@ def set_generation_defaults(model, tokenizer) -> None:
 # ------------------------------------------------------------------------------------------------ data
 def task_prompt(example: Dict):
     """The tagged base-model prompt for an example (`processing.tags.TaskPrompt`)."""
-    from ..processing import special_tokens as st
+    from ..core import token_ids as st
     from ..processing.tags import TaskPrompt
 
     task = example["task"]

@@ -2,7 +2,7 @@
 
 import pytest
 
-from qwen_audio_hf.processing import special_tokens as st
+from qwen_audio_hf.core import token_ids as st
 
 
 # ids measured on the original QWenTokenizer (see shared ORIGINAL_FACTS)

@@ -1,0 +1,94 @@
+"""`qwen-audio-hf transcribe AUDIO [AUDIO ...] --model DIR`: long recordings to json/txt/srt/vtt files.
+
+Every input gets OUTPUT_DIR/<name>.<format>. A file that cannot be read is reported (naming it) and skipped;
+the others are still processed and written, and the exit code is 1 at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from ..processing.segmentation import check_chunk_length
+from .decoding import DEFAULT_MAX_NEW_TOKENS, TASKS, LongFormDecoder, LongFormError, build_task
+from .formats import FORMATS, render
+
+
+def add_cli_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("audio", nargs="+", metavar="AUDIO", help="audio files of any length (wav, flac, ogg, mp3, ...)")
+    parser.add_argument("--model", required=True, metavar="DIR", help="model directory (converted or original)")
+    parser.add_argument("--task", choices=TASKS, default="asr",
+                        help="asr: transcription; s2tt: speech translation; caption: one caption per window")
+    parser.add_argument("--language", default="en", help="spoken language (asr/s2tt) or caption language")
+    parser.add_argument("--target-language", default=None, help="output language of s2tt, e.g. zh")
+    parser.add_argument("--timestamps", action="store_true", help="word timestamps (asr); adds 'words' to the JSON")
+    parser.add_argument("--chunk-length-s", type=float, default=30.0, help="longest window in seconds (<= 30)")
+    parser.add_argument("--batch-size", type=int, default=8, help="windows decoded together")
+    parser.add_argument("--max-new-tokens", type=int, default=DEFAULT_MAX_NEW_TOKENS, help="per window")
+    parser.add_argument("--num-beams", type=int, default=1, help="beam search width (1: greedy)")
+    parser.add_argument("--overlap-s", type=float, default=0.0,
+                        help="extra audio decoded on both sides of each window; words repeated at seams are removed")
+    parser.add_argument("--format", choices=FORMATS, default="json")
+    parser.add_argument("--output-dir", default=".", metavar="D", help="where the output files go (default: .)")
+    parser.add_argument("--device", default=None, help="e.g. cuda, cpu (default: cuda when available)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _output_paths(sources: list[str], output_dir: str, fmt: str) -> list[str]:
+    """OUTPUT_DIR/<file name without extension>.<fmt>, numbered when two inputs share a name."""
+    paths, seen = [], set()
+    for source in sources:
+        stem = os.path.splitext(os.path.basename(os.path.normpath(source)))[0] or "audio"
+        name, counter = stem, 1
+        while name in seen:
+            counter += 1
+            name = f"{stem}-{counter}"
+        seen.add(name)
+        paths.append(os.path.join(output_dir, f"{name}.{fmt}"))
+    return paths
+
+
+def load_model(model_dir: str, device: str | None):
+    import torch
+    from transformers import AutoModelForCausalLM, AutoProcessor
+
+    import qwen_audio_hf  # noqa: F401  (registers the Auto classes)
+
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    dtype = torch.bfloat16 if str(device).startswith("cuda") else torch.float32
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=dtype).to(device).eval()
+    return model, AutoProcessor.from_pretrained(model_dir)
+
+
+def run_cli(args: argparse.Namespace) -> int:
+    try:
+        task = build_task(args.task, args.language, args.target_language, timestamps=args.timestamps)
+        check_chunk_length(args.chunk_length_s)
+        if not os.path.isdir(args.model):
+            raise ValueError(f"--model {args.model!r} is not a directory; pass a converted or original model folder")
+        model, processor = load_model(args.model, args.device)
+        decoder = LongFormDecoder(model, processor, chunk_length_s=args.chunk_length_s, batch_size=args.batch_size,
+                                  overlap_s=args.overlap_s, max_new_tokens=args.max_new_tokens,
+                                  generate_kwargs={"num_beams": args.num_beams} if args.num_beams > 1 else {})
+    except (ValueError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    os.makedirs(args.output_dir, exist_ok=True)
+    paths = _output_paths(args.audio, args.output_dir, args.format)
+    failures = 0
+    results = decoder.run(args.audio, task, progress=not args.no_progress)
+    for path, result in zip(paths, results):
+        if isinstance(result, LongFormError):
+            failures += 1
+            print(f"error: {result}", file=sys.stderr)
+            continue
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(render(result, args.format, timestamps=args.timestamps))
+        print(f"{result.audio} -> {path} ({result.duration_s:.1f} s, {len(result.windows)} windows)")
+    if failures:
+        print(f"error: {failures} of {len(paths)} input(s) could not be processed (see above)", file=sys.stderr)
+    return 1 if failures else 0
+
+
+__all__ = ["add_cli_arguments", "run_cli"]
