@@ -4,7 +4,6 @@ A mid-size bf16 language model (transformers layout, sharded) and an fp32 Whispe
 are assembled with dtype=bfloat16 in a subprocess; its peak resident memory over the build (VmHWM, reset through
 /proc/self/clear_refs after a warm-up build that imports everything) must stay below 2x the model's bf16 bytes:
 the model itself (1x) plus transient reads; an fp32 copy of the language model would add another ~1.8x on its own.
-(Measured on this machine: 1.5x here, 4.2x before the meta-device build.)
 """
 
 import json
