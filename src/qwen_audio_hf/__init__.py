@@ -2,7 +2,8 @@
 
 Importing this package registers the configuration, model, tokenizer, feature extractor and processor classes
 with the transformers Auto classes (here, the one place that knows both the model and the processing classes),
-and the ``qwen-audio-long-form`` pipeline task.
+and the ``qwen-audio-long-form`` pipeline task; model and processor ``save_pretrained`` (so ``push_to_hub``)
+write the remote-code files too.
 """
 
 import transformers
@@ -28,6 +29,7 @@ from .modeling import (
 from .processing import *  # noqa: F401,F403
 from .processing import QwenAudioFeatureExtractor, QwenAudioProcessor, QwenAudioTokenizer
 from .long_form.pipeline import register_pipeline as _register_long_form_pipeline
+from .export import install_save_pretrained_hooks
 
 __version__ = "0.1.0"
 
@@ -49,3 +51,4 @@ def _register_auto_classes() -> None:
 
 _register_auto_classes()
 _register_long_form_pipeline()  # transformers.pipeline("qwen-audio-long-form", model=DIR)
+install_save_pretrained_hooks()  # save_pretrained / push_to_hub / Trainer also write the remote-code files

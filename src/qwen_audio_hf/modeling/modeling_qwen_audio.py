@@ -1,5 +1,6 @@
 """Qwen-Audio: audio tower + projector + Qwen language model, as a native transformers model."""
 
+import os
 from dataclasses import dataclass
 
 import torch
@@ -52,6 +53,19 @@ class QwenAudioPreTrainedModel(PreTrainedModel):
         r"masked_bias",
         r"logn_tensor",
     ]
+
+    # Callables (model, save_directory) run after save_pretrained on the main process; the package's export module
+    # adds one that writes the remote-code files + auto_map, so save_pretrained/push_to_hub output loads without it.
+    save_pretrained_hooks: list = []
+
+    def save_pretrained(self, save_directory, *args, push_to_hub: bool = False, **kwargs):
+        super().save_pretrained(save_directory, *args, **kwargs)
+        if kwargs.get("is_main_process", True):
+            for hook in type(self).save_pretrained_hooks:
+                hook(self, save_directory)
+        if push_to_hub:  # push_to_hub saves again (into a temporary folder, hooks included) and uploads that
+            repo_id = kwargs.get("repo_id") or os.path.basename(os.path.normpath(save_directory))
+            return self.push_to_hub(repo_id, token=kwargs.get("token"), private=kwargs.get("private"))
 
     def _init_weights(self, module):
         super()._init_weights(module)

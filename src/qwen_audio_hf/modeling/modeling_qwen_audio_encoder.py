@@ -165,10 +165,26 @@ class QwenAudioEncoder(QwenAudioEncoderPreTrainedModel):
         self.avg_pooler = nn.AvgPool1d(2, stride=2)
         self.layer_norm = nn.LayerNorm(d_model)
         self.gradient_checkpointing = False
+        # Encoder frames run: a multiple of this (None: the longest clip's); see compile_with_length_buckets.
+        self.length_bucket: int | None = None
         self.post_init()
 
     def get_input_embeddings(self) -> nn.Module:
         return self.conv1
+
+    def compile_with_length_buckets(self, bucket_frames: int = 100, **compile_kwargs) -> "QwenAudioEncoder":
+        """Compile the encoder blocks (`torch.compile(dynamic=False, **compile_kwargs)`) and pad every batch's
+        encoder frames up to a multiple of `bucket_frames` (100 frames = 2 s of audio; capped at 30 s), so clips
+        of different lengths reuse at most ceil(1500 / bucket_frames) graphs per batch size instead of
+        recompiling. Outputs are unchanged: padded frames are zeroed, masked as keys and cut after the pooling.
+        """
+        if bucket_frames < 1:
+            raise ValueError(f"bucket_frames must be a positive number of encoder frames, got {bucket_frames}.")
+        self.length_bucket = bucket_frames
+        compile_kwargs.setdefault("dynamic", False)
+        for layer in self.layers:  # one graph serves every block: the parameters are graph inputs
+            layer.compile(**compile_kwargs)
+        return self
 
     def forward(
         self,
@@ -213,7 +229,8 @@ class QwenAudioEncoder(QwenAudioEncoderPreTrainedModel):
             )
         features = input_features[..., : 2 * length]
         features = features.to(dtype=self.conv1.weight.dtype, device=self.conv1.weight.device)
-        if features.shape[-1] < 2 * length:
+        output_frames, length = length // 2, self._bucketed(length)
+        if features.shape[-1] < 2 * length:  # zeros past the longest clip, as the original's cut-off conv sees
             features = nn.functional.pad(features, (0, 2 * length - features.shape[-1]))
         conv_lengths = conv_lengths.to(features.device)
         if self.config.batch_invariant:
@@ -244,7 +261,7 @@ class QwenAudioEncoder(QwenAudioEncoderPreTrainedModel):
             if output_attentions:
                 all_attentions += (attn_weights,)
 
-        hidden_states = self.avg_pooler(hidden_states.permute(0, 2, 1)).permute(0, 2, 1)
+        hidden_states = self.avg_pooler(hidden_states.permute(0, 2, 1)).permute(0, 2, 1)[:, :output_frames]
         hidden_states = self.layer_norm(hidden_states)
         if output_hidden_states:
             all_hidden_states += (hidden_states,)
@@ -254,6 +271,12 @@ class QwenAudioEncoder(QwenAudioEncoderPreTrainedModel):
             hidden_states=all_hidden_states,
             attentions=all_attentions,
         )
+
+    def _bucketed(self, length: int) -> int:
+        """Encoder frames to run: `length` rounded up to the length bucket (if any), at most max_source_positions."""
+        if not self.length_bucket:
+            return length
+        return min(-(-length // self.length_bucket) * self.length_bucket, self.config.max_source_positions)
 
 
 __all__ = [

@@ -3,7 +3,7 @@
 Cutting rule: while more than ``chunk_length_s`` remains, look at the last ``search_s`` seconds before the limit,
 measure the energy of every ``frame_s`` (100 ms) frame on a 10 ms grid, and cut in the middle of the longest run
 of frames as quiet as the quietest one (so a pause is cut in its middle, never at a sound next to it). When no
-frame in the search region is clearly quieter than the rest (no pause), the cut is still at the quietest frame
+frame in the search region is silent or clearly quieter than the rest (no pause), the cut is still at the quietest frame
 and the window is marked ``forced``. The search region never reaches into the last ``min_window_s`` of the
 recording, so the final window is never shorter than that (a short tail is absorbed by cutting earlier, which
 keeps every window within the cap the model accepts, instead of merging it into an over-long window).
@@ -25,7 +25,7 @@ HOP_SAMPLES = TARGET_SAMPLING_RATE // 100
 SILENCE_DB = -60.0
 """A 10 ms hop whose RMS is below this level (dBFS) counts as silence."""
 PAUSE_RATIO = 0.25
-"""The quietest frame is a pause when its RMS is below this fraction of the median frame RMS of the region."""
+"""The quietest frame is a pause when it is silent or its RMS is below this fraction of the region's median."""
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,8 @@ def find_cut(waveform: np.ndarray, low: int, high: int, frame_hops: int = 10) ->
     quiet = frames <= quietest * 1.5 + 1e-12 * frame_hops * HOP_SAMPLES
     frame = _longest_run_middle(quiet)
     cut = low + (frame * HOP_SAMPLES) + frame_hops * HOP_SAMPLES // 2
-    forced = bool(np.sqrt(quietest) > PAUSE_RATIO * np.sqrt(np.median(frames)))
+    silent = quietest < frame_hops * HOP_SAMPLES * 10.0 ** (SILENCE_DB / 10.0)
+    forced = not silent and bool(np.sqrt(quietest) > PAUSE_RATIO * np.sqrt(np.median(frames)))
     return cut, forced
 
 

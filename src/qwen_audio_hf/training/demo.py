@@ -66,6 +66,7 @@ class DemoSettings:
     batch_size: int = 16
     num_samples_printed: int = 8
     threads: Optional[int] = None
+    long_form_seconds: float = 120.0
 
 
 # ------------------------------------------------------------------------------------------------ model
@@ -347,6 +348,13 @@ def run_demo(output_dir: str, settings: Optional[DemoSettings] = None, processor
 
     chat = evaluate(reloaded, reloaded_processor, held_out, "chat")
     _log("held-out evaluation done", start)
+    from ..demo.long_form import long_form_metrics  # the demo package's long-form stage
+
+    long_form = long_form_metrics(reloaded, reloaded_processor, held_out, seed=settings.seed + 3,
+                                  prompt_text=prompt_text, is_correct=is_correct,
+                                  min_seconds=settings.long_form_seconds)
+    _log(f"long-form stage: {long_form['clips']} clips in {long_form['recording_s']} s, recovered "
+         f"{long_form['recovered_fraction']:.2f} (chat prompts {long_form['chat']['recovered_fraction']:.2f})", start)
 
     metrics = {
         "tasks": {
@@ -363,6 +371,7 @@ def run_demo(output_dir: str, settings: Optional[DemoSettings] = None, processor
         "vocab_size": reloaded.config.text_config.vocab_size,
         "seconds": round(time.time() - start, 1),
         "model_dir": model_dir,
+        "long_form": long_form,
     }
     metrics["mean_accuracy"] = float(np.mean([t["accuracy"] for t in metrics["tasks"].values()]))
     metrics["mean_audio_zeroed_accuracy"] = float(np.mean([t["audio_zeroed_accuracy"] for t in metrics["tasks"].values()]))

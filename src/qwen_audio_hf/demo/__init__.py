@@ -1,0 +1,1 @@
+"""The built-in demo (`qwen-audio-hf demo`) and its stages."""
