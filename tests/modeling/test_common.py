@@ -140,8 +140,10 @@ class QwenAudioGenerationTest(unittest.TestCase):
                     param.normal_(0.0, 0.3)
 
     def generate(self, inputs=None, **kwargs):
+        # The random model must not emit audio markers: without the cache the whole text is re-read every step,
+        # and a generated lone <audio> would be a malformed span.
         options = dict(max_new_tokens=self.NEW_TOKENS, pad_token_id=PAD, eos_token_id=None,
-                       return_dict_in_generate=True, output_scores=True)
+                       return_dict_in_generate=True, output_scores=True, suppress_tokens=list(AUDIO_MARKERS))
         options.update(kwargs)
         with torch.no_grad():
             return self.model.generate(**(self.inputs if inputs is None else inputs), **options)
