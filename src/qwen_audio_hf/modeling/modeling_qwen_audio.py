@@ -173,7 +173,7 @@ class QwenAudioModel(QwenAudioPreTrainedModel):
     def get_placeholder_spans(
         self, input_ids: torch.LongTensor | None, inputs_embeds: torch.Tensor
     ) -> list[tuple[int, int, int]]:
-        """(row, start, end) of every `<audio>`..`</audio>` span, read from `input_ids`, or when there are none from
+        """(row, start, end) of every `<audio>`..`</audio>` span, read from `input_ids`, or without them from
         `inputs_embeds` by comparing each position with the embeddings of `<audio>` and `</audio>` (as llava's
         `get_placeholder_mask` does; this is what lets PEFT prompt tuning pass embeddings only)."""
         start_id, end_id = self.config.audio_start_token_id, self.config.audio_end_token_id
@@ -197,7 +197,6 @@ class QwenAudioModel(QwenAudioPreTrainedModel):
         inputs_embeds: torch.Tensor,
         input_features: torch.Tensor,
         feature_attention_mask: torch.Tensor | None,
-        **kwargs,
     ) -> torch.Tensor:
         """Overwrite each `<audio>`..`</audio>` span of `inputs_embeds` with its audio's span embedding."""
         if len(spans) != input_features.shape[0]:
