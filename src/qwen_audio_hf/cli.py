@@ -9,7 +9,7 @@ import sys
 
 _SUBCOMMANDS = {
     "convert": ("qwen_audio_hf.modeling.conversion", "Convert an original Qwen-Audio checkpoint to the native layout."),
-    "demo": ("qwen_audio_hf.training.demo", "Train and evaluate a tiny Qwen-Audio on synthetic audio (offline, CPU)."),
+    "demo": ("qwen_audio_hf.demo.run", "Train and evaluate a tiny Qwen-Audio on synthetic audio (offline, CPU)."),
     "eval": ("qwen_audio_hf.evaluation.cli", "Evaluate a model on one of the paper's benchmark protocols."),
     "transcribe": ("qwen_audio_hf.long_form.cli", "Transcribe, translate or caption recordings of any length."),
 }

@@ -4,7 +4,8 @@ import numpy as np
 
 from qwen_audio_hf.demo import long_form as stage
 from qwen_audio_hf.processing.segmentation import active_region, segment
-from qwen_audio_hf.training import demo, synthetic
+from qwen_audio_hf import demo
+from qwen_audio_hf.demo import synthetic
 
 
 def test_recording_is_two_minutes_of_clips_and_random_silences():

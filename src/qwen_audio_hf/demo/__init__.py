@@ -1,1 +1,55 @@
-"""The built-in demo (`qwen-audio-hf demo`) and its stages."""
+"""The built-in demo (`qwen-audio-hf demo`): a tiny Qwen-Audio trained and evaluated on synthetic audio.
+
+`synthetic` makes the clips, `tasks` turns them into prompts/targets and scores answers, `training` builds the model
+and runs the two training stages, `run` drives everything (held-out evaluation through the evaluation harness,
+the long-form stage of `long_form`) and holds the CLI.
+"""
+
+from . import synthetic
+from .run import accuracy_by_task, add_cli_arguments, evaluate, generate_answers, run_cli, run_demo
+from .tasks import (
+    CHAT_QUESTIONS,
+    answer_label,
+    chat_messages,
+    is_correct,
+    pretraining_rows,
+    prompt_text,
+    sft_rows,
+    tagged_target,
+    task_prompt,
+)
+from .training import (
+    DemoSettings,
+    SupervisedWindowCollator,
+    build_processor,
+    build_tiny_model,
+    pretrain_stage,
+    set_generation_defaults,
+    sft_stage,
+)
+
+__all__ = [
+    "CHAT_QUESTIONS",
+    "DemoSettings",
+    "SupervisedWindowCollator",
+    "accuracy_by_task",
+    "add_cli_arguments",
+    "answer_label",
+    "build_processor",
+    "build_tiny_model",
+    "chat_messages",
+    "evaluate",
+    "generate_answers",
+    "is_correct",
+    "pretrain_stage",
+    "pretraining_rows",
+    "prompt_text",
+    "run_cli",
+    "run_demo",
+    "set_generation_defaults",
+    "sft_rows",
+    "sft_stage",
+    "synthetic",
+    "tagged_target",
+    "task_prompt",
+]

@@ -34,30 +34,76 @@ class EvaluationResult:
         return {"task": self.task, "scores": self.scores, "paper": self.paper, "num_examples": len(self.predictions)}
 
 
-def greedy_generation_config(tokenizer, max_new_tokens: int):
-    """The original's decoding settings as a fresh ``GenerationConfig`` (no sampling defaults inherited)."""
+def greedy_generation_config(tokenizer, max_new_tokens: int, end_tokens: Sequence[str] = (ENDOFTEXT,)):
+    """The original's decoding settings as a fresh ``GenerationConfig`` (no sampling defaults inherited).
+
+    ``end_tokens``: where generation stops (the base-model protocols stop at ``<|endoftext|>``; chat prompts add
+    ``<|im_end|>``); the first one is also the pad token.
+    """
     from transformers import GenerationConfig
 
-    end_id = tokenizer.convert_tokens_to_ids(ENDOFTEXT)
+    end_ids = tokenizer.convert_tokens_to_ids(list(end_tokens))
     return GenerationConfig(
         do_sample=False,
         num_beams=1,
         max_new_tokens=max_new_tokens,
         min_new_tokens=1,
         repetition_penalty=1.0,
-        eos_token_id=end_id,
-        pad_token_id=end_id,
+        eos_token_id=end_ids[0] if len(end_ids) == 1 else end_ids,
+        pad_token_id=end_ids[0],
     )
 
 
-def decode_new_tokens(tokenizer, new_tokens) -> list[str]:
-    """Cut each row at its first ``<|endoftext|>`` and decode it with the special tokens kept, stripped."""
-    end_id = tokenizer.convert_tokens_to_ids(ENDOFTEXT)
+def decode_new_tokens(tokenizer, new_tokens, end_tokens: Sequence[str] = (ENDOFTEXT,)) -> list[str]:
+    """Cut each row at its first end token and decode it with the special tokens kept, stripped."""
+    end_ids = set(tokenizer.convert_tokens_to_ids(list(end_tokens)))
     texts = []
     for row in new_tokens.tolist():
-        row = row[: row.index(end_id)] if end_id in row else row
-        texts.append(tokenizer.decode(row, skip_special_tokens=False).strip())
+        cut = next((i for i, token in enumerate(row) if token in end_ids), len(row))
+        texts.append(tokenizer.decode(row[:cut], skip_special_tokens=False).strip())
     return texts
+
+
+class _Waveforms(Sequence):
+    """The records' clips, decoded only when a batch asks for them (a test set may not fit in memory)."""
+
+    def __init__(self, records: Sequence[Mapping]):
+        self.records = records
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        return load_waveform(self.records[index]["audio"], name=f"audio of record {index}")
+
+
+def generate_texts(model, processor, prompts: Sequence[str], audios: Sequence, *, max_new_tokens: int,
+                   end_tokens: Sequence[str] = (ENDOFTEXT,), batch_size: int = 8, zero_audio_features: bool = False,
+                   progress: bool = False, desc: str = "generate") -> list[str]:
+    """Greedy responses to ``prompts`` (each with its 16 kHz clips in ``audios``), in order, batched and left-padded.
+
+    ``zero_audio_features``: replace the log-mel features by zeros (an ablation: how much the answers use the audio).
+    """
+    import torch
+    from tqdm.auto import tqdm
+
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    config = greedy_generation_config(processor.tokenizer, max_new_tokens, end_tokens)
+    device = next(model.parameters()).device
+    responses: list[str] = []
+    for start in tqdm(range(0, len(prompts), batch_size), desc=desc, unit="batch", disable=not progress):
+        inputs = processor(text=list(prompts[start : start + batch_size]), audio=list(audios[start : start + batch_size]),
+                           sampling_rate=TARGET_SAMPLING_RATE, padding=True, padding_side="left",
+                           return_tensors="pt").to(device)  # the encoder casts the features
+        if zero_audio_features:
+            inputs["input_features"] = torch.zeros_like(inputs["input_features"])
+        with torch.inference_mode():
+            output = model.generate(**inputs, generation_config=config)
+        responses += decode_new_tokens(processor.tokenizer, output[:, inputs["input_ids"].shape[1] :], end_tokens)
+    return responses
 
 
 def generate_responses(
@@ -71,25 +117,10 @@ def generate_responses(
     progress: bool = True,
 ) -> list[str]:
     """Generate one response per record, in order, on the model's device."""
-    import torch
-    from tqdm.auto import tqdm
-
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    config = greedy_generation_config(processor.tokenizer, max_new_tokens or protocol.max_new_tokens)
-    device = next(model.parameters()).device
-    responses: list[str] = []
-    starts = range(0, len(records), batch_size)
-    for start in tqdm(starts, desc=f"eval {protocol.name}", unit="batch", disable=not progress):
-        batch = records[start : start + batch_size]
-        texts = [protocol.prompt_text(record) for record in batch]
-        audio = [load_waveform(r["audio"], name=f"audio of record {start + i}") for i, r in enumerate(batch)]
-        inputs = processor(text=texts, audio=audio, sampling_rate=TARGET_SAMPLING_RATE, padding=True,
-                           padding_side="left", return_tensors="pt").to(device)  # the encoder casts the features
-        with torch.inference_mode():
-            output = model.generate(**inputs, generation_config=config)
-        responses.extend(decode_new_tokens(processor.tokenizer, output[:, inputs["input_ids"].shape[1] :]))
-    return responses
+    texts = [protocol.prompt_text(record) for record in records]
+    audio = _Waveforms(records)
+    return generate_texts(model, processor, texts, audio, max_new_tokens=max_new_tokens or protocol.max_new_tokens,
+                          batch_size=batch_size, progress=progress, desc=f"eval {protocol.name}")
 
 
 def _wants_cpu(device: str | None) -> bool:

@@ -51,9 +51,7 @@ def _output_paths(sources: list[str], output_dir: str, fmt: str) -> list[str]:
 
 def load_model(model_dir: str, device: str | None):
     import torch
-    from transformers import AutoModelForCausalLM, AutoProcessor
-
-    import qwen_audio_hf  # noqa: F401  (registers the Auto classes)
+    from transformers import AutoModelForCausalLM, AutoProcessor  # Auto classes registered by qwen_audio_hf/__init__
 
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     dtype = torch.bfloat16 if str(device).startswith("cuda") else torch.float32

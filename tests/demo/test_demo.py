@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from qwen_audio_hf.training import demo, synthetic
+from qwen_audio_hf import demo
+from qwen_audio_hf.demo import synthetic
 from qwen_audio_hf.training.collator import QwenAudioDataCollator
 
 
