@@ -17,7 +17,7 @@ from qwen_audio_hf.evaluation.runner import _shard, greedy_generation_config
 from qwen_audio_hf.processing import QwenAudioFeatureExtractor, QwenAudioProcessor
 from qwen_audio_hf.processing.tokenization_qwen_audio import QwenAudioTokenizer
 
-from .tiny_model import tiny_eval_model
+from ..tiny_models import tiny_decoding_model
 
 MAX_NEW_TOKENS = 6  # short decoding keeps the random model fast; the protocols' own lengths are tested below
 
@@ -38,7 +38,7 @@ def processor():
 
 @pytest.fixture(scope="module")
 def model():
-    return tiny_eval_model(seed=0)
+    return tiny_decoding_model(seed=0)
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ from qwen_audio_hf.evaluation.data import load_predictions
 from qwen_audio_hf.processing import QwenAudioFeatureExtractor, QwenAudioProcessor
 from qwen_audio_hf.processing.tokenization_qwen_audio import QwenAudioTokenizer
 
-from .tiny_model import tiny_eval_model
+from ..tiny_models import tiny_decoding_model
 
 
 def _run(args, cwd):
@@ -28,7 +28,7 @@ def _run(args, cwd):
 
 @pytest.mark.slow
 def test_two_processes_give_the_single_process_predictions(tmp_path):
-    model = tiny_eval_model(seed=0)
+    model = tiny_decoding_model(seed=0)
     processor = QwenAudioProcessor(QwenAudioFeatureExtractor(), QwenAudioTokenizer())
     model.save_pretrained(tmp_path / "model")
     processor.save_pretrained(tmp_path / "model")

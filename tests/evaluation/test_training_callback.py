@@ -10,7 +10,7 @@ from qwen_audio_hf.evaluation.metrics import accuracy, binary_answer_accuracy, c
 from qwen_audio_hf.processing import QwenAudioProcessor
 from qwen_audio_hf.processing.tokenization_qwen_audio import QwenAudioTokenizer
 
-from .tiny_model import tiny_eval_model
+from ..tiny_models import tiny_decoding_model
 
 ASR_TAGS = {"task": "transcribe", "audio_language": "en", "text_language": "en", "output_instruction": "wo_itn"}
 
@@ -34,7 +34,7 @@ def test_generation_metrics_at_every_evaluation(processor, tmp_path):
     scene = [{"audio": row["audio"], "gt": label, "source": "cochlscene"} for row, label in zip(train, "ab")]
     callbacks = [GenerationMetricsCallback(processor, records, "librispeech", limit=3, max_new_tokens=4),
                  GenerationMetricsCallback(processor, scene, "cochlscene", max_new_tokens=2, batch_size=1)]
-    result = pretrain(tiny_eval_model(seed=0), processor, train, str(tmp_path / "run"), eval_data=train,
+    result = pretrain(tiny_decoding_model(seed=0), processor, train, str(tmp_path / "run"), eval_data=train,
                       max_steps=2, eval_strategy="steps", eval_steps=1, per_device_train_batch_size=2,
                       per_device_eval_batch_size=2, learning_rate=5e-2, warmup_steps=0, logging_steps=1,
                       save_steps=10, train_sampling_strategy="sequential", callbacks=callbacks)
@@ -56,7 +56,7 @@ def test_several_sources_get_their_own_keys(processor):
     callback = GenerationMetricsCallback(processor, [{"audio": _clip(0.5, 0), "gt": "a", "source": "s1"},
                                                      {"audio": _clip(0.5, 1), "gt": "b", "source": "s2"}],
                                          "cochlscene", max_new_tokens=1)
-    values = callback.flat_metrics(callback.scores(tiny_eval_model(seed=0)))
+    values = callback.flat_metrics(callback.scores(tiny_decoding_model(seed=0)))
     assert set(values) == {"eval_cochlscene_s1_accuracy", "eval_cochlscene_s2_accuracy"}
     with pytest.raises(ValueError, match="lacks field"):
         GenerationMetricsCallback(processor, [{"audio": _clip(0.5, 0)}], "librispeech")

@@ -5,20 +5,12 @@ import pytest
 import torch
 from transformers import LogitsProcessor
 
-from qwen_audio_hf.modeling import QwenAudioConfig, QwenAudioForConditionalGeneration
 from qwen_audio_hf.processing import QwenAudioFeatureExtractor, QwenAudioProcessor
 from qwen_audio_hf.processing.tokenization_qwen_audio import QwenAudioTokenizer
 
+from ..tiny_models import tiny_decoding_model
+
 SR = 16000
-
-
-def tiny_model(seed: int = 0) -> QwenAudioForConditionalGeneration:
-    torch.manual_seed(seed)
-    config = QwenAudioConfig(
-        audio_config=dict(d_model=32, encoder_layers=1, encoder_attention_heads=2, encoder_ffn_dim=64),
-        text_config=dict(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64),
-    )
-    return QwenAudioForConditionalGeneration(config).eval()
 
 
 def recording(spans, seconds, seed=0, level=0.3):
@@ -51,7 +43,7 @@ def processor():
 
 @pytest.fixture(scope="session")
 def model():
-    return tiny_model()
+    return tiny_decoding_model()
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,7 @@ import torch
 from qwen_audio_hf.processing import QwenAudioFeatureExtractor, QwenAudioProcessor
 from qwen_audio_hf.processing.tokenization_qwen_audio import QwenAudioTokenizer
 
-from .tiny_models import tiny_model
+from ..tiny_models import tiny_model
 
 # Clip lengths in seconds: odd and even mel-frame counts, a clip under 30 ms (no audio token) and two clips in
 # one prompt (whose encoder batch is the prompt's own clips).

@@ -11,7 +11,7 @@ import torch._dynamo
 from torch._dynamo.utils import counters
 from transformers import CompileConfig, StaticCache
 
-from .tiny_models import audio_features, left_pad_batch, prompt_ids, tiny_model
+from ..tiny_models import audio_features, left_pad_batch, prompt_ids, tiny_model
 
 SEQ_LENGTH = 32
 NEW_TOKENS = 16

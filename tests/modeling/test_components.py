@@ -15,7 +15,7 @@ from qwen_audio_hf.modeling import QwenAudioForConditionalGeneration
 from qwen_audio_hf.core import token_ids as st
 
 from .original_layout import original_config_dict, to_original_state_dict
-from .tiny_models import tiny_model
+from ..tiny_models import tiny_model
 
 QWEN_7B_VOCAB = 151936
 TINY_WHISPER_IDS = dict(pad_token_id=0, bos_token_id=1, eos_token_id=1, decoder_start_token_id=1)

@@ -9,7 +9,7 @@ from qwen_audio_hf.modeling import QwenAudioForConditionalGeneration
 from qwen_audio_hf.processing import QwenAudioProcessor
 
 from .original_layout import write_original_checkpoint
-from .tiny_models import tiny_model
+from ..tiny_models import tiny_model
 
 
 def test_convert_cli_round_trip(tmp_path):

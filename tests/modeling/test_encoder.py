@@ -9,7 +9,7 @@ from qwen_audio_hf.modeling import QwenAudioEncoder, QwenAudioEncoderConfig, aud
 from qwen_audio_hf.processing import QwenAudioFeatureExtractor
 from qwen_audio_hf.modeling.modeling_qwen_audio_encoder import sinusoid_positions
 
-from .tiny_models import audio_features
+from ..tiny_models import audio_features
 
 
 @pytest.fixture(scope="module")

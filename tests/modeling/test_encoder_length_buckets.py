@@ -7,7 +7,7 @@ from torch._dynamo.utils import counters
 
 from qwen_audio_hf.modeling import QwenAudioEncoder, QwenAudioEncoderConfig
 
-from .tiny_models import audio_features
+from ..tiny_models import audio_features
 
 
 def _encoder(batch_invariant: bool = True) -> QwenAudioEncoder:

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from .tiny_models import audio_features, left_pad_batch, prompt_ids, tiny_model
+from ..tiny_models import audio_features, left_pad_batch, prompt_ids, tiny_model
 
 NEW_TOKENS = 8
 

@@ -4,7 +4,7 @@ import pytest
 import torch
 from peft import PromptTuningConfig, TaskType, get_peft_model
 
-from .tiny_models import audio_features, left_pad_batch, prompt_ids, tiny_model
+from ..tiny_models import audio_features, left_pad_batch, prompt_ids, tiny_model
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ from transformers import AutoModel, AutoModelForCausalLM
 import qwen_audio_hf.modeling.modeling_qwen_audio as modeling_module
 from qwen_audio_hf.modeling import QwenAudioForConditionalGeneration, QwenAudioModel
 
-from .tiny_models import AUDIO_PAD, audio_features, left_pad_batch, prompt_ids, tiny_config, tiny_model
+from ..tiny_models import AUDIO_PAD, audio_features, left_pad_batch, prompt_ids, tiny_config, tiny_model
 
 
 @pytest.fixture(scope="module")
@@ -183,7 +183,7 @@ def test_weights_are_untied_and_no_split_modules_are_declared(model):
 
 
 def test_tied_word_embeddings_when_configured(tmp_path):
-    from .tiny_models import tiny_config
+    from ..tiny_models import tiny_config
 
     tied = QwenAudioForConditionalGeneration(tiny_config(tie_word_embeddings=True))
     assert tied.config.tie_word_embeddings

@@ -10,7 +10,7 @@ from qwen_audio_hf.modeling import QwenAudioForConditionalGeneration, QwenAudioM
 from qwen_audio_hf.modeling.original_checkpoint import original_weight_mapping
 
 from .original_layout import write_original_checkpoint
-from .tiny_models import audio_features, prompt_ids, tiny_model
+from ..tiny_models import audio_features, prompt_ids, tiny_model
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from qwen_audio_hf.serving.configuration import (
     check_max_model_len,
 )
 
-from ..modeling.tiny_models import tiny_config
+from ..tiny_models import tiny_config
 
 
 def _default(config_class, name):

@@ -5,7 +5,7 @@ import torch
 from qwen_audio_hf.serving.weights import vllm_weights
 
 from ..modeling.original_layout import to_original_state_dict
-from ..modeling.tiny_models import tiny_model
+from ..tiny_models import tiny_model
 
 
 def test_original_and_native_layouts_give_the_same_vllm_weights():

@@ -1,4 +1,4 @@
-"""Tiny Qwen-Audio configs and inputs shared by the modeling tests (CPU, seconds)."""
+"""The tiny random Qwen-Audio every test builds (one builder, sized by arguments), and token-level inputs for it."""
 
 import torch
 
@@ -8,27 +8,40 @@ from qwen_audio_hf.core.token_ids import AUDIO_PAD_ID as AUDIO_PAD
 from qwen_audio_hf.core.token_ids import AUDIO_START_ID as AUDIO_START
 from qwen_audio_hf.core.token_ids import ENDOFTEXT_ID
 from qwen_audio_hf.modeling import QwenAudioConfig, QwenAudioForConditionalGeneration
+
 TEXT_IDS = [1000, 2000, 3000, 4000, 5000, 6000, 7000, 8000, 9000, 10000]
 
 
-def tiny_config(**text_overrides) -> QwenAudioConfig:
-    text = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4, seq_length=2048)
+def tiny_config(*, layers: int = 2, hidden: int = 64, heads: int = 4, **text_overrides) -> QwenAudioConfig:
+    """Encoder d_model 32 and a `hidden`-wide decoder, `layers` layers and `heads` heads on each side."""
+    text = dict(hidden_size=hidden, intermediate_size=2 * hidden, num_hidden_layers=layers, num_attention_heads=heads,
+                seq_length=2048)
     text.update(text_overrides)
     return QwenAudioConfig(
-        audio_config=dict(d_model=32, encoder_layers=2, encoder_attention_heads=4, num_mel_bins=80),
+        audio_config=dict(d_model=32, encoder_layers=layers, encoder_attention_heads=heads,
+                          encoder_ffn_dim=2 * hidden, num_mel_bins=80),
         text_config=text,
     )
 
 
-def tiny_model(seed: int = 0, **text_overrides) -> QwenAudioForConditionalGeneration:
+def tiny_model(seed: int = 0, *, layers: int = 2, hidden: int = 64, heads: int = 4, init_std: float | None = 0.08,
+               **text_overrides) -> QwenAudioForConditionalGeneration:
+    """A random model in eval mode. `init_std`: redraw the weight matrices with this std (larger than the default
+    init, so tokens/logits differ visibly between inputs); None keeps transformers' init."""
     torch.manual_seed(seed)
-    model = QwenAudioForConditionalGeneration(tiny_config(**text_overrides)).eval()
-    # Larger random weights than the default init so that tokens/logits differ visibly between inputs.
-    with torch.no_grad():
-        for name, param in model.named_parameters():
-            if param.dim() >= 2 and "norm" not in name:
-                param.normal_(0.0, 0.08)
+    model = QwenAudioForConditionalGeneration(tiny_config(layers=layers, hidden=hidden, heads=heads,
+                                                          **text_overrides)).eval()
+    if init_std is not None:
+        with torch.no_grad():
+            for name, param in model.named_parameters():
+                if param.dim() >= 2 and "norm" not in name:
+                    param.normal_(0.0, init_std)
     return model
+
+
+def tiny_decoding_model(seed: int = 0) -> QwenAudioForConditionalGeneration:
+    """One layer each side, 32 wide, default init: the fast model the evaluation and long-form tests decode with."""
+    return tiny_model(seed, layers=1, hidden=32, heads=2, init_std=None)
 
 
 def audio_features(mel_frames: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
