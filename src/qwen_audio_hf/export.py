@@ -32,6 +32,7 @@ REMOTE_CODE_ENTRY_POINTS = (
 
 # Package tools a loaded model never runs; an export that would need one of them is refused.
 BUILD_TOOLS = (
+    "modeling/component_sources.py",
     "modeling/components.py",
     "modeling/conversion.py",
     "modeling/original_checkpoint.py",
