@@ -30,7 +30,7 @@ from .feature_extraction_qwen_audio import (
 )
 from ..core.audio_lengths import audio_span_length
 from ..core.token_ids import AUDIO_END, AUDIO_PAD, AUDIO_START, IM_END, IM_START, IM_START_ID
-from .special_tokens import check_tags
+from .tag_grammar import check_tags
 from .tokenization_qwen_audio import QwenAudioTokenizer
 
 DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant."
@@ -467,6 +467,7 @@ class QwenAudioProcessor(ProcessorMixin):
             kept_from = index
         kept = [k for turn in turns[kept_from:] for k in turn]
         return messages[:first] + [messages[k] for k in kept] + messages[query_start:]
+
 
 def _has_processor_files(directory: str) -> bool:
     return any(
