@@ -80,6 +80,8 @@ class QwenAudioTower(nn.Module):
 
     def forward(self, features: torch.Tensor, mel_frames: int) -> torch.Tensor:
         conv_frames = conv_output_lengths(int(mel_frames))
+        if conv_frames < 2:  # a clip under 30 ms: no audio token, as in the original's arithmetic
+            return self.layer_norm.weight.new_zeros((0, self.layer_norm.weight.shape[0]))
         if conv_frames > self.max_source_positions:
             raise ValueError(
                 f"audio too long: {conv_frames} encoder frames > {self.max_source_positions} (30 s); split it first."

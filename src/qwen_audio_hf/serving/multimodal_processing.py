@@ -2,8 +2,8 @@
 
 A prompt names each clip with an empty `<audio></audio>` placeholder (the chat template writes
 `Audio N:<audio></audio>` per audio content part). Each clip goes through the processor's own checks, downmix
-and soxr resampling to 16 kHz (`prepare_waveform`: a missing or invalid sampling rate, NaNs or a clip under
-30 ms are refused); our feature extractor turns it into the 80-bin log-mel the model was trained on; each
+and soxr resampling to 16 kHz (`prepare_waveform`: a missing or invalid sampling rate, NaNs or an empty clip
+are refused); our feature extractor turns it into the 80-bin log-mel the model was trained on; each
 placeholder is replaced by `<audio>` + `[[[AUDIO:modality]]]` * n + `</audio>` whose every position
 (bos, n frames, eos) takes an embedding from the audio tower, as in the transformers model.
 """
