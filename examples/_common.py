@@ -38,8 +38,17 @@ def add_common_arguments(parser: argparse.ArgumentParser, *, default_lr: float) 
 def load_model_and_processor(args: argparse.Namespace):
     from qwen_audio_hf.training.recipes import load_model_and_processor as load, tiny_random_model
 
+    quantization = getattr(args, "quantization", None)
     if args.tiny:
         model = tiny_random_model(seed=args.seed)
+        if quantization:  # bitsandbytes quantizes while loading: round-trip the tiny model through a folder
+            import tempfile
+
+            from qwen_audio_hf.training.quantization import load_quantized
+
+            with tempfile.TemporaryDirectory() as folder:
+                model.save_pretrained(folder)
+                model = load_quantized(folder, quantization)
         if args.processor:
             from transformers import AutoProcessor
 
@@ -47,7 +56,7 @@ def load_model_and_processor(args: argparse.Namespace):
         from qwen_audio_hf.processing import QwenAudioFeatureExtractor, QwenAudioProcessor, QwenAudioTokenizer
 
         return model, QwenAudioProcessor(feature_extractor=QwenAudioFeatureExtractor(), tokenizer=QwenAudioTokenizer())
-    return load(args.model, args.processor)
+    return load(args.model, args.processor, quantization=quantization)
 
 
 def training_kwargs(args: argparse.Namespace) -> dict:

@@ -4,6 +4,8 @@ with LoRA on its attention + MLP projections (or fully with --full), then merged
     python examples/sft_lora.py --model Qwen/Qwen-Audio --data chat.jsonl --output-dir out/sft \
         --export-dir out/sft-merged --bf16 --gradient-checkpointing
     python examples/sft_lora.py --tiny --data chat.jsonl --output-dir out/smoke --max-steps 20
+    python examples/sft_lora.py --model Qwen/Qwen-Audio --data chat.jsonl --output-dir out/qlora \
+        --quantization 4bit --bf16 --gradient-checkpointing      # QLoRA: adapter only, no --export-dir
 
 Rows: {"messages": [{"role": "user", "content": [{"type": "audio", "path": ...}, {"type": "text", ...}]},
                     {"role": "assistant", "content": "..."}]} (docs/TRAINING.md).
@@ -26,6 +28,9 @@ def main(argv: list[str] | None = None):
     parser.add_argument("--lora-rank", type=int, default=8)
     parser.add_argument("--lora-alpha", type=int, default=16)
     parser.add_argument("--lora-dropout", type=float, default=0.05)
+    parser.add_argument("--quantization", choices=("4bit", "8bit"),
+                        help="QLoRA: load the language model in 4 or 8 bits (bitsandbytes); audio side and lm_head "
+                             "stay bf16")
     parser.add_argument("--export-dir", help="save the merged (merge_and_unload) model + processor here")
     args = parser.parse_args(argv)
 

@@ -141,7 +141,12 @@ def add_auto_maps(out_dir: str | os.PathLike) -> None:
     if not config.is_file():
         raise FileNotFoundError(f"{config} is missing: save the model into {out_dir} first.")
     _update_json(config, lambda d: _merge_auto_map(d, MODEL_AUTO_MAP))
+    add_processor_auto_maps(out_dir)
 
+
+def add_processor_auto_maps(out_dir: str | os.PathLike) -> None:
+    """Point the processor, feature-extractor and tokenizer configs in `out_dir` at the flat modules."""
+    out_dir = Path(out_dir)
     processor_entries = {**PROCESSOR_AUTO_MAP, **TOKENIZER_AUTO_MAP}
 
     def update_processor(data: Dict) -> None:
@@ -229,6 +234,31 @@ def save_for_hub(model, processor, out_dir: str | os.PathLike, repo_id: Optional
     add_auto_maps(out_dir)
     write_model_card(model, out_dir, repo_id=repo_id, description=description)
     return out_dir
+
+
+def write_model_hub_files(model, save_directory: str | os.PathLike) -> None:
+    """`save_pretrained` hook: remote code + `auto_map` next to a saved model, so the standard
+    `model.save_pretrained` / `model.push_to_hub` output loads through trust_remote_code too."""
+    write_remote_code(save_directory)
+    _update_json(Path(save_directory) / "config.json", lambda d: _merge_auto_map(d, MODEL_AUTO_MAP))
+
+
+def write_processor_hub_files(processor, save_directory: str | os.PathLike) -> None:
+    """`save_pretrained` hook: remote code + `auto_map` next to a saved processor (also what Trainer saves)."""
+    write_remote_code(save_directory)
+    add_processor_auto_maps(save_directory)
+
+
+def install_save_pretrained_hooks() -> None:
+    """Make every save_pretrained / push_to_hub of the model and processor classes write the Hub files (run when
+    qwen_audio_hf is imported)."""
+    from .modeling.modeling_qwen_audio import QwenAudioPreTrainedModel
+    from .processing.processing_qwen_audio import QwenAudioProcessor
+
+    for cls, hook in ((QwenAudioPreTrainedModel, write_model_hub_files),
+                      (QwenAudioProcessor, write_processor_hub_files)):
+        if hook not in cls.save_pretrained_hooks:
+            cls.save_pretrained_hooks.append(hook)
 
 
 def push_to_hub(model, processor, repo_id: str, private: bool = False, token: Optional[str] = None,

@@ -147,6 +147,21 @@ def test_unreadable_and_missing_files_name_the_file(tmp_path):
     nan[5] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         long_audio.read_long_audio(nan, SR)
+    with pytest.raises(ValueError, match="allow_urls=True"):
+        long_audio.read_long_audio("https://example.com/a.wav")
+
+
+def test_bytes_and_datasets_dicts(tmp_path):
+    import soundfile
+
+    audio = _noise_with_pauses(31.0, [(3.0, 4.0)], seed=5, level=0.1)  # no clipping in 16-bit flac
+    soundfile.write(tmp_path / "a.flac", audio, SR)
+    encoded = (tmp_path / "a.flac").read_bytes()
+    from_bytes = long_audio.read_long_audio(encoded)
+    np.testing.assert_allclose(from_bytes, audio, atol=1e-4)
+    np.testing.assert_array_equal(long_audio.read_long_audio({"bytes": encoded, "path": None}), from_bytes)
+    np.testing.assert_array_equal(long_audio.read_long_audio({"path": str(tmp_path / "a.flac")}), from_bytes)
+    np.testing.assert_array_equal(long_audio.read_long_audio({"array": audio, "sampling_rate": SR}), audio)
 
 
 def test_an_hour_long_file_is_held_once(tmp_path):

@@ -118,3 +118,32 @@ def test_loss_equals_cross_entropy_over_supervised_tokens(processor, pretraining
     expected = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1),
                                                  ignore_index=IGNORE_INDEX)
     assert torch.allclose(output.loss, expected, atol=1e-5)
+
+
+def test_collator_takes_datasets_audio_values_as_they_come(processor, clips):
+    """Rows straight from a datasets table with a decoded Audio column: a torchcodec AudioDecoder (datasets >= 4)
+    or an {"array", "sampling_rate", "path"} dict (older datasets) collate like the file itself."""
+    import os
+
+    import soundfile
+
+    from ..processing.test_datasets_audio import FakeAudioDecoder
+    from .conftest import sft_rows
+
+    root, names = clips
+    path = os.path.join(root, names[2])  # 8 kHz stereo
+    data, rate = soundfile.read(path, dtype="float32", always_2d=True)
+    tags = {"task": "transcribe", "audio_language": "en", "text_language": "en", "output_instruction": "wo_itn"}
+    values = [path, FakeAudioDecoder(data.T, rate), {"array": data.mean(axis=1), "sampling_rate": rate, "path": path}]
+    batches = [QwenAudioDataCollator(processor)([{"audio": value, "tags": tags, "target": "hi"}]) for value in values]
+    for batch in batches[1:]:
+        assert torch.equal(batch["input_ids"], batches[0]["input_ids"])
+        assert torch.equal(batch["labels"], batches[0]["labels"])
+        assert torch.allclose(batch["input_features"], batches[0]["input_features"], atol=1e-5)
+
+    conversation = sft_rows([path, path, path])[0]
+    conversation["messages"][0]["content"][0] = {"type": "audio", "audio": values[1]}
+    decoded = QwenAudioDataCollator(processor)([conversation])
+    by_path = QwenAudioDataCollator(processor)([sft_rows([path, path, path])[0]])
+    assert torch.equal(decoded["input_ids"], by_path["input_ids"])
+    assert torch.allclose(decoded["input_features"], by_path["input_features"], atol=1e-5)

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 
 from .caption_metrics import caption_scores, spice_available  # noqa: F401  (re-exported)
@@ -18,6 +19,16 @@ from .text_normalization import error_rate_tokens, remove_special_tokens
 from .timestamp_shift import average_shift  # noqa: F401  (re-exported)
 
 BINARY_ANSWERS = ("yes", "no")
+METRIC_MODULES = {"wer": "qwen_audio_wer", "bleu": "qwen_audio_bleu", "accuracy": "qwen_audio_accuracy"}
+"""The paper's metrics as ``evaluate`` modules shipped in the package (``metric_modules/<module>/<module>.py``)."""
+
+
+def metric_path(name: str) -> str:
+    """Folder of the ``evaluate`` module for ``name`` (wer, bleu, accuracy): ``evaluate.load(metric_path("wer"))``
+    loads it offline; its scores equal :func:`word_error_rate`, :func:`corpus_bleu`, :func:`accuracy`."""
+    if name not in METRIC_MODULES:
+        raise ValueError(f"unknown metric {name!r}; choose one of {sorted(METRIC_MODULES)}")
+    return os.path.join(os.path.dirname(os.path.abspath(__file__)), "metric_modules", METRIC_MODULES[name])
 
 
 def _check_pairs(references: Sequence, hypotheses: Sequence, what: str) -> None:
@@ -88,6 +99,7 @@ def binary_answer_accuracy(references: Sequence[str], hypotheses: Sequence[str])
 
 
 __all__ = [
+    "METRIC_MODULES",
     "accuracy",
     "average_shift",
     "binary_answer_accuracy",
@@ -95,6 +107,7 @@ __all__ = [
     "caption_scores",
     "corpus_bleu",
     "error_rate_counts",
+    "metric_path",
     "note_analysis_scores",
     "parse_note_fields",
     "spice_available",

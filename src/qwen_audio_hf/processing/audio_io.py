@@ -31,7 +31,8 @@ def validate_sampling_rate(sampling_rate: Any, what: str = "audio") -> int:
     if sampling_rate is None:
         raise ValueError(
             f"`sampling_rate` is required for in-memory audio ({what}): pass the rate the samples were recorded "
-            f"at, e.g. sampling_rate={TARGET_SAMPLING_RATE} (audio is resampled to {TARGET_SAMPLING_RATE} Hz)."
+            f"at, e.g. sampling_rate={TARGET_SAMPLING_RATE} (audio is resampled to {TARGET_SAMPLING_RATE} Hz); in a "
+            f"chat message: {{'type': 'audio', 'audio': array, 'sampling_rate': rate}}, or a datasets audio value."
         )
     if isinstance(sampling_rate, bool) or not isinstance(sampling_rate, (Integral, float)):
         raise TypeError(f"`sampling_rate` must be a positive integer (Hz), got {type(sampling_rate).__name__}.")
@@ -42,6 +43,23 @@ def validate_sampling_rate(sampling_rate: Any, what: str = "audio") -> int:
     if sampling_rate <= 0:
         raise ValueError(f"`sampling_rate` must be a positive integer (Hz), got {sampling_rate}.")
     return int(sampling_rate)
+
+
+def is_audio_decoder(value: Any) -> bool:
+    """A decoded ``datasets.Audio`` value of datasets >= 4 (torchcodec ``AudioDecoder``), recognised by its
+    ``get_all_samples()`` method so torchcodec need not be importable here."""
+    return callable(getattr(value, "get_all_samples", None))
+
+
+def decoder_samples(decoder: Any) -> tuple[np.ndarray, int]:
+    """All samples of an ``AudioDecoder`` as a (channels, n) float32 array and its sampling rate."""
+    samples = decoder.get_all_samples()
+    data = getattr(samples, "data", None)
+    rate = getattr(samples, "sample_rate", None)
+    if data is None or rate is None:
+        raise TypeError(f"{type(decoder).__name__}.get_all_samples() returned {type(samples).__name__} without "
+                        "`data` and `sample_rate`; expected torchcodec's AudioSamples.")
+    return _to_numpy(data), int(rate)
 
 
 def is_url(source: Any) -> bool:
@@ -221,8 +239,12 @@ def load_audio(
 
     ``sampling_rate`` is required for arrays and ignored for files (their header gives the rate). A dict with
     ``array`` + ``sampling_rate`` (decoded ``datasets.Audio``) or ``bytes`` / ``path`` (``Audio(decode=False)``)
-    is accepted too. URLs are only fetched when ``allow_urls=True``. Clips over 30 s are cut with a warning.
+    is accepted too, and so is a torchcodec ``AudioDecoder`` (what ``datasets.Audio`` decodes to in datasets >= 4;
+    its own rate wins over ``sampling_rate``). URLs are only fetched when ``allow_urls=True``. Clips over 30 s are
+    cut with a warning.
     """
+    if is_audio_decoder(audio):
+        audio, sampling_rate = decoder_samples(audio)
     if isinstance(audio, Mapping):
         if audio.get("array") is not None:
             audio, sampling_rate = audio["array"], audio.get("sampling_rate", sampling_rate)
@@ -268,6 +290,8 @@ __all__ = [
     "MAX_AUDIO_SECONDS",
     "TARGET_SAMPLING_RATE",
     "decode_audio_file",
+    "decoder_samples",
+    "is_audio_decoder",
     "load_audio",
     "prepare_waveform",
     "resample",

@@ -23,6 +23,7 @@ from .audio_io import (
     TARGET_SAMPLING_RATE,
     _downmix,
     _to_float,
+    _read_url,
     _to_numpy,
     decode_audio_file,
     is_url,
@@ -88,9 +89,10 @@ def _read_file(source: str | os.PathLike, name: str) -> np.ndarray:
     return resample(mono, rate) if mono.size else mono
 
 
-def read_long_audio(audio: Any, sampling_rate: Any = None, *, name: str | None = None) -> np.ndarray:
-    """Any source the processor accepts (path, encoded bytes, array + rate, ``datasets`` audio dict), any length,
-    as mono float32 at 16 kHz. Multichannel audio is averaged; URLs are refused (download the file first)."""
+def read_long_audio(audio: Any, sampling_rate: Any = None, *, name: str | None = None,
+                    allow_urls: bool = False) -> np.ndarray:
+    """Any source the processor accepts (path, encoded bytes, array + rate, ``datasets`` audio dict, URL with
+    ``allow_urls=True``), any length, as mono float32 at 16 kHz. Multichannel audio is averaged."""
     if isinstance(audio, Mapping):
         if audio.get("array") is not None:
             audio, sampling_rate = audio["array"], audio.get("sampling_rate", sampling_rate)
@@ -102,7 +104,10 @@ def read_long_audio(audio: Any, sampling_rate: Any = None, *, name: str | None =
             raise ValueError(f"{name or 'audio'}: the audio dict has no 'array' (+ 'sampling_rate'), 'bytes' or 'path'.")
     if isinstance(audio, (str, os.PathLike)):
         if is_url(audio):
-            raise ValueError(f"Audio source {audio!r} is a URL; download it and pass the local path.")
+            if not allow_urls:
+                raise ValueError(f"Audio source {audio!r} is a URL; downloading is disabled by default. Pass "
+                                 "allow_urls=True to fetch it, or download the file and pass its local path.")
+            return read_long_audio(_read_url(audio), name=name or f"audio from {audio}")
         return _read_file(audio, name or f"audio file {os.fspath(audio)!r}")
     if isinstance(audio, (bytes, bytearray)):
         label = name or "audio bytes"

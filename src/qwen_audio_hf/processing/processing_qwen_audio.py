@@ -30,7 +30,7 @@ from .feature_extraction_qwen_audio import (
 )
 from ..core.audio_lengths import audio_span_length
 from ..core.token_ids import AUDIO_END, AUDIO_PAD, AUDIO_START, IM_END, IM_START, IM_START_ID
-from .special_tokens import check_tags
+from .tag_grammar import check_tags
 from .tokenization_qwen_audio import QwenAudioTokenizer
 
 DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant."
@@ -130,6 +130,19 @@ class QwenAudioProcessor(ProcessorMixin):
             return cls(QwenAudioFeatureExtractor(), tokenizer, max_window_size=window)
         return super().from_pretrained(pretrained_model_name_or_path, **kwargs)
 
+    # Callables (processor, save_directory) run after save_pretrained; the package's export module adds one that
+    # writes the remote-code files + auto_map (see QwenAudioPreTrainedModel.save_pretrained_hooks).
+    save_pretrained_hooks: list = []
+
+    def save_pretrained(self, save_directory, push_to_hub: bool = False, **kwargs):
+        saved = super().save_pretrained(save_directory, **kwargs)
+        for hook in type(self).save_pretrained_hooks:
+            hook(self, save_directory)
+        if push_to_hub:  # push_to_hub saves again (into a temporary folder, hooks included) and uploads that
+            repo_id = kwargs.get("repo_id") or os.path.basename(os.path.normpath(save_directory))
+            self.push_to_hub(repo_id, token=kwargs.get("token"), private=kwargs.get("private"))
+        return saved
+
     @property
     def model_input_names(self) -> list[str]:
         return ["input_ids", "attention_mask", "input_features", "feature_attention_mask"]
@@ -156,6 +169,9 @@ class QwenAudioProcessor(ProcessorMixin):
         feature_attention_mask (N, 3000) when the batch has audio. With ``validate_tags`` (default), a
         ``<|...|>`` string that is not a token of the tokenizer raises instead of being encoded as plain text.
         """
+        for modality in ("images", "videos"):  # the any-to-any pipeline passes them as None; others are refused
+            if modality in kwargs and kwargs[modality] is None:
+                del kwargs[modality]
         unknown = set(kwargs) - _IGNORED_CALL_KWARGS
         if unknown:
             raise TypeError(
@@ -352,7 +368,9 @@ class QwenAudioProcessor(ProcessorMixin):
         """Render Qwen-Audio-Chat ChatML; with ``tokenize=True`` also encode it and extract audio features.
 
         Content items: ``{"type": "text", "text": ...}``, ``{"type": "audio", "path"|"url": ...}`` or
-        ``{"type": "audio", "audio": array, "sampling_rate": sr}`` (``"audio"`` may also hold a path string).
+        ``{"type": "audio", "audio": array, "sampling_rate": sr}`` (``"audio"`` may also hold a path string, a
+        ``{"array", "sampling_rate"}`` dict or a torchcodec ``AudioDecoder`` from ``datasets``). ``sampling_rate``
+        (or ``processor_kwargs={"sampling_rate": sr}``) is the rate of arrays whose item gives none.
         ``continue_final_message=True`` leaves the last message open (no closing ``<|im_end|>``).
 
         As in the original ``make_context``: message content is encoded with only the audio tags as special
@@ -370,6 +388,8 @@ class QwenAudioProcessor(ProcessorMixin):
             )
         if continue_final_message and add_generation_prompt:
             raise ValueError("continue_final_message and add_generation_prompt cannot both be set.")
+        processor_kwargs = dict(processor_kwargs or {})
+        sampling_rate = processor_kwargs.pop("sampling_rate", sampling_rate)  # pipeline(processor_kwargs=...)
         window = self.max_window_size if max_window_size is _PROCESSOR_WINDOW else max_window_size
         conversations, is_batched = _normalize_conversations(conversation)
         template = self._resolve_chat_template(chat_template)
@@ -397,7 +417,7 @@ class QwenAudioProcessor(ProcessorMixin):
             prompts = [prompt.replace(CONTENT_START, "").replace(CONTENT_END, "") for prompt in prompts]
             return prompts if is_batched else prompts[0]
         options = {"padding": True, "padding_side": "left", "truncation": False, "max_length": None,
-                   "pad_to_multiple_of": None, "validate_tags": False, **(processor_kwargs or {})}
+                   "pad_to_multiple_of": None, "validate_tags": False, **processor_kwargs}
         unknown = set(options) - {"padding", "padding_side", "truncation", "max_length", "pad_to_multiple_of",
                                   "validate_tags"} - _IGNORED_CALL_KWARGS
         if unknown:
@@ -447,6 +467,7 @@ class QwenAudioProcessor(ProcessorMixin):
             kept_from = index
         kept = [k for turn in turns[kept_from:] for k in turn]
         return messages[:first] + [messages[k] for k in kept] + messages[query_start:]
+
 
 def _has_processor_files(directory: str) -> bool:
     return any(

@@ -21,7 +21,8 @@ rendered with ``processor.apply_chat_template``; only assistant contents and the
 
 Audio values: a path (relative paths are resolved against the jsonl file's folder or ``base_dir``), a dict
 ``{"path", "bytes"}`` (what ``datasets.Audio(decode=False)`` yields), a dict ``{"array", "sampling_rate"}``, or
-a bare 1-D array taken as 16 kHz. Audio is decoded with soundfile (never through datasets/torchcodec).
+a bare 1-D array taken as 16 kHz, or a torchcodec ``AudioDecoder`` (a decoded ``datasets.Audio`` value, datasets >= 4).
+Files are decoded with soundfile.
 
 The loaders validate every row up front (missing/unreadable audio, clips over 30 s, unknown tags, empty targets,
 rows longer than ``max_length`` tokens) and add a ``length`` column for ``group_by_length`` batching.
@@ -70,6 +71,8 @@ def _audio_source(value: Any) -> tuple[str, Any]:
     """Classify an audio value: ('file', path|bytes) or ('array', (array, sampling_rate))."""
     if value is None:
         raise ValueError("audio is missing: give a path, {'path','bytes'}, {'array','sampling_rate'} or an array.")
+    if audio_io.is_audio_decoder(value):  # datasets >= 4 decodes Audio columns to a torchcodec AudioDecoder
+        return "array", audio_io.decoder_samples(value)
     if isinstance(value, (str, os.PathLike)):
         return "file", os.fspath(value)
     if isinstance(value, (bytes, bytearray)):
@@ -247,7 +250,10 @@ def read_jsonl(path: str | os.PathLike) -> list[dict]:
 def _normal_audio(value: Any, base_dir: str | None) -> dict:
     """One Arrow-friendly audio struct: {'path', 'bytes', 'array', 'sampling_rate'} (unused keys None)."""
     audio = {"path": None, "bytes": None, "array": None, "sampling_rate": None}
-    if isinstance(value, (str, os.PathLike)):
+    if audio_io.is_audio_decoder(value):
+        array, audio["sampling_rate"] = audio_io.decoder_samples(value)
+        audio["array"] = array.mean(axis=0) if array.ndim == 2 else array  # (channels, n) -> mono
+    elif isinstance(value, (str, os.PathLike)):
         audio["path"] = resolve_audio(value, base_dir)
     elif isinstance(value, (bytes, bytearray)):
         audio["bytes"] = bytes(value)

@@ -4,7 +4,8 @@
   encoder and the projector are trained on tagged multitask rows.
 - :func:`sft` — the paper's second stage: the audio encoder and projector are frozen; the language model is trained
   fully, or with LoRA adapters on the q/k/v/o and gate/up/down projections of its decoder layers only
-  (``merge_and_unload`` export with :func:`export_merged`).
+  (``merge_and_unload`` export with :func:`export_merged`). A model loaded in 4 or 8 bits
+  (``load_model_and_processor(..., quantization="4bit")``, see ``quantization.py``) trains as QLoRA.
 
 Both take a model, a processor, training data (anything ``data.load_*_data`` accepts, or its output), an output
 directory and hyperparameters; any other ``TrainingArguments`` field can be passed as a keyword. They return a
@@ -22,6 +23,7 @@ from transformers import Trainer, TrainingArguments
 from .callbacks import LossCurveCallback
 from .collator import QwenAudioDataCollator
 from .data import load_pretraining_data, load_sft_data
+from .quantization import is_quantized, load_quantized, prepare_for_kbit_training, restore_cpu_4bit_weights
 
 AUDIO_MODULES = ("model.audio_tower", "model.multi_modal_projector")
 LANGUAGE_MODULES = ("model.language_model", "lm_head")
@@ -92,6 +94,12 @@ def apply_lora(model: Any, config: Any = None) -> Any:
 def export_merged(model: Any, processor: Any, export_dir: str) -> Any:
     """Merge LoRA adapters into the base weights (``merge_and_unload``), save model + processor; return the
     plain merged model. A model without adapters is saved as is."""
+    if is_quantized(model):
+        raise ValueError(
+            "cannot export a merged model from a 4/8-bit base (merging into quantized weights loses precision): "
+            "load the base model unquantized (dtype=torch.bfloat16), then "
+            "export_merged(PeftModel.from_pretrained(base_model, adapter_dir), processor, export_dir)."
+        )
     merged = model.merge_and_unload() if hasattr(model, "merge_and_unload") else model
     merged.save_pretrained(export_dir)
     if processor is not None:
@@ -117,13 +125,21 @@ def tiny_random_model(seed: int = 0, dtype: Any = None) -> Any:
     return model.to(dtype) if dtype is not None else model
 
 
-def load_model_and_processor(model_path: str, processor_path: str | None = None, dtype: Any = None):
-    """Load a native or original-layout checkpoint and its processor (``processor_path`` defaults to it)."""
+def load_model_and_processor(model_path: str, processor_path: str | None = None, dtype: Any = None,
+                             quantization: str | None = None):
+    """Load a native or original-layout checkpoint and its processor (``processor_path`` defaults to it).
+    ``quantization="4bit"|"8bit"`` loads the language model through bitsandbytes (the rest in ``dtype``, bf16 by
+    default) for QLoRA."""
     from transformers import AutoProcessor
 
     from ..modeling import QwenAudioForConditionalGeneration
 
-    model = QwenAudioForConditionalGeneration.from_pretrained(model_path, dtype=dtype)
+    if quantization is not None:
+        import torch
+
+        model = load_quantized(model_path, quantization, dtype=dtype or torch.bfloat16)
+    else:
+        model = QwenAudioForConditionalGeneration.from_pretrained(model_path, dtype=dtype)
     processor = AutoProcessor.from_pretrained(processor_path or model_path)
     return model, processor
 
@@ -192,6 +208,8 @@ def run_training(
     """Train with ``Trainer`` + :class:`QwenAudioDataCollator` + :class:`LossCurveCallback`; save the final model
     (adapters only for PEFT) and processor to ``args.output_dir``."""
     curve = LossCurveCallback()
+    if is_quantized(model):
+        restore_cpu_4bit_weights(model)  # a generate() before training must not leave gradient-less 4-bit weights
     trainer = Trainer(
         model=model,
         args=args,
@@ -290,9 +308,17 @@ def sft(
 ) -> TrainingResult:
     """Supervised fine-tuning on chat conversations: audio encoder + projector frozen; the language model trained
     fully (``use_lora=False``) or through LoRA adapters. ``merge_lora`` returns the merged plain model;
-    ``export_dir`` also saves it (merged) with the processor."""
+    ``export_dir`` also saves it (merged) with the processor. A quantized model (QLoRA) is prepared with
+    :func:`prepare_for_kbit_training` and needs ``use_lora``; export its adapter from an unquantized base."""
     train_dataset = _prepare(train_data, processor, load_sft_data, max_length)
     eval_dataset = _prepare(eval_data, processor, load_sft_data, max_length)
+    if is_quantized(model):
+        if not use_lora:
+            raise ValueError("a 4/8-bit model trains only through LoRA adapters: use use_lora=True (drop --full).")
+        if export_dir is not None or merge_lora:
+            raise ValueError("QLoRA saves the adapter only; merge it into an unquantized base afterwards with "
+                             "export_merged(PeftModel.from_pretrained(base_model, output_dir), processor, dir).")
+        model = prepare_for_kbit_training(model, gradient_checkpointing=gradient_checkpointing)
     if use_lora:
         model = apply_lora(model, lora_config(lora_rank, lora_alpha, lora_dropout))
     else:
