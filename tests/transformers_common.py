@@ -43,7 +43,7 @@ def _download_and_extract(root: Path) -> None:
     version = transformers.__version__
     with tempfile.TemporaryDirectory() as download_dir:
         command = [sys.executable, "-m", "pip", "download", f"transformers=={version}", "--no-binary", ":all:",
-                   "--no-deps", "--no-build-isolation", "-q", "-d", download_dir]
+                   "--no-deps", "-q", "-d", download_dir]
         result = subprocess.run(command, capture_output=True, text=True, timeout=600)
         archives = list(Path(download_dir).glob("transformers-*.tar.gz"))
         if result.returncode != 0 or not archives:
