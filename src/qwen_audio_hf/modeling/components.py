@@ -38,7 +38,7 @@ from .component_sources import audio_encoder_source, language_model_source
 from .configuration_qwen_audio import QwenAudioConfig
 
 NEW_ROW_NOISE = 0.01  # std of the noise added to new rows, as a fraction of the per-dimension std of known rows
-STATS_CHUNK_ROWS = 8192  # rows per chunk when computing the known rows' mean/std (no full-matrix fp32 copy)
+STATS_CHUNK_ROWS = 1024  # rows per chunk when computing the known rows' mean/std (no full-matrix fp32 copy)
 
 
 def _check_sinusoid_positions(positions: Optional[torch.Tensor]) -> None:
