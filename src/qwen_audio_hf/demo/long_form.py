@@ -10,6 +10,7 @@ true absolute onset/offset (within 15 ms, i.e. the 0.01 s grid of the held-out c
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Callable, Dict, List, Sequence, Tuple
 
@@ -18,6 +19,7 @@ import numpy as np
 from ..long_form import LongFormDecoder, LongFormTask
 from ..long_form.stitching import parse_window
 from ..processing.segmentation import segment
+from ..processing.tags import TimeSpan
 
 SAMPLE_RATE = 16000
 MIN_RECORDING_S = 120.0
@@ -27,6 +29,7 @@ SILENCE_LEVEL = 3e-4
 CHUNK_LENGTH_S = 2.9
 """Windows hold at most one clip (two clips and the shortest silence need 3 s) and always reach a silence."""
 TIME_TOLERANCE_S = 0.015
+_PLAIN_SPAN = re.compile(r"(\d+(?:\.\d+)?)\s*-\s*(\d+(?:\.\d+)?)")
 
 
 def build_recording(examples: Sequence[Dict], seed: int, min_seconds: float = MIN_RECORDING_S,
@@ -48,6 +51,16 @@ def build_recording(examples: Sequence[Dict], seed: int, min_seconds: float = MI
     tail = int(SILENCE_RANGE_S[0] * SAMPLE_RATE)
     pieces.append((SILENCE_LEVEL * rng.standard_normal(tail)).astype(np.float32))
     return np.concatenate(pieces), placed
+
+
+def _event_spans(response: str, offset_s: float) -> List[TimeSpan]:
+    """Absolute spans of an event answer: ``<|t0|><|t1|>`` grounding tags (shifted by the stitcher's parser) or
+    the chat answer's plain ``"0.10-0.30"`` (shifted here by the same window offset)."""
+    spans = [span for phrase in parse_window(response, offset_s, None)[2] for span in phrase.spans]
+    if spans:
+        return spans
+    match = _PLAIN_SPAN.fullmatch(response.replace("<|im_end|>", "").strip())
+    return [TimeSpan(float(match[1]) + offset_s, float(match[2]) + offset_s)] if match else []
 
 
 def _window_of(windows, start: float, end: float):
@@ -77,7 +90,7 @@ def run_long_form_stage(model, processor, examples: Sequence[Dict], *, seed: int
             window = _window_of(result.windows, clip_start, clip_start + len(example["audio"]) / SAMPLE_RATE)
             ok = window is not None and is_correct(example, window.response)
             if ok and task == "event_timestamps":
-                spans = [s for p in parse_window(window.response, window.offset_s, None)[2] for s in p.spans]
+                spans = _event_spans(window.response, window.offset_s)
                 ok = len(spans) == 1
                 if ok:
                     onset_errors.append(abs(spans[0].start - (clip_start + example["onset"])))
