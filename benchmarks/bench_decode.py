@@ -3,7 +3,9 @@ Qwen2-Audio (eager, dynamic cache) at the same size, all in one run.
 
 Each case is a batch of B prompts (a 30 s clip + 16 text tokens), greedy, 128 new tokens with EOS suppressed
 (`min_new_tokens`). Decode throughput = B * (N - 1) / (t(N new tokens) - t(1 new token)): generate()'s time
-without the prefill and its first token (medians over --repeats, after a short warm-up call that compiles). Random weights, no download (the models come from bench_latency.build).
+without the prefill and its first token (medians over --repeats, after a short warm-up call that compiles).
+Both models stay loaded and the variants take turns round after round, so all see the same machine load; the
+CPU time this process spends per decode step is reported too (robust on a shared CPU). Random weights, no download (the models come from bench_latency.build).
 
     python benchmarks/bench_decode.py --size small --output benchmarks/results/cpu_small_fp32_decode.json
     python benchmarks/bench_decode.py --size full --device cuda --dtype bfloat16 \
@@ -42,78 +44,87 @@ def compile_config(args) -> CompileConfig:
     return config
 
 
-def seconds_of(fn, device) -> tuple[float, torch.Tensor]:
+def timed_call(fn, device) -> tuple[float, float, torch.Tensor]:
+    """(wall seconds, this process's CPU seconds, result) of one call."""
     if torch.device(device).type == "cuda":
         torch.cuda.synchronize()
-    start = time.perf_counter()
+    wall, cpu = time.perf_counter(), time.process_time()
     result = fn()
     if torch.device(device).type == "cuda":
         torch.cuda.synchronize()
-    return time.perf_counter() - start, result
+    return time.perf_counter() - wall, time.process_time() - cpu, result
 
 
-def measure(model, batch, generate_kwargs, args) -> dict:
-    """Median over --repeats of generate() with N and with 1 new token, after a short warm-up (which compiles).
-
-    Static caches are sized for N tokens on every call (`max_cache_len`), so the warm-up, the 1-token and the
-    N-token calls share one cache shape and the compiled decode step never recompiles.
-    """
+def generate_fn(model, batch, generate_kwargs, new_tokens, args):
     if "cache_implementation" in generate_kwargs:
+        # One static-cache shape for the warm-up, the 1-token and the N-token calls: no recompilation.
         generate_kwargs = dict(generate_kwargs, max_cache_len=batch["input_ids"].shape[1] + args.new_tokens)
+    return lambda: model.generate(
+        **batch, max_new_tokens=new_tokens, min_new_tokens=new_tokens, do_sample=False, pad_token_id=0,
+        eos_token_id=EOS, **generate_kwargs,
+    )
 
-    def generate(new_tokens):
-        return lambda: model.generate(
-            **batch, max_new_tokens=new_tokens, min_new_tokens=new_tokens, do_sample=False, pad_token_id=0,
-            eos_token_id=EOS, **generate_kwargs,
-        )
 
-    warmup_s, _ = seconds_of(generate(args.warmup_tokens), args.device)
-    runs = [seconds_of(generate(args.new_tokens), args.device) for _ in range(args.repeats)]
-    first = sorted(seconds_of(generate(1), args.device)[0] for _ in range(args.repeats))
-    full_s, first_s = sorted(seconds for seconds, _ in runs)[len(runs) // 2], first[len(first) // 2]
-    batch_size = batch["input_ids"].shape[0]
-    decode_s = full_s - first_s
+def summarize(batch_size: int, full: list, first: list, args) -> dict:
+    """Medians of the N-token and 1-token calls -> decode figures (wall time, and CPU time of this process)."""
+
+    def median(values):
+        return sorted(values)[len(values) // 2]
+
+    full_s, first_s = median([w for w, _ in full]), median([w for w, _ in first])
+    decode_cpu_s = median([c for _, c in full]) - median([c for _, c in first])
     return dict(
         end_to_end_ms=full_s * 1000,
         prefill_and_first_token_ms=first_s * 1000,
-        decode_ms=decode_s * 1000,
-        decode_tokens_per_s=batch_size * (args.new_tokens - 1) / decode_s,
-        decode_tokens_per_s_per_row=(args.new_tokens - 1) / decode_s,
-        first_call_s=warmup_s,  # --warmup-tokens new tokens, including compilation for the compiled variant
-        new_tokens=runs[0][1][:, batch["input_ids"].shape[1]:].cpu(),
+        decode_ms=(full_s - first_s) * 1000,
+        decode_tokens_per_s=batch_size * (args.new_tokens - 1) / (full_s - first_s),
+        decode_tokens_per_s_per_row=(args.new_tokens - 1) / (full_s - first_s),
+        # CPU seconds this process spent decoding: on a shared CPU far less sensitive to other jobs than wall time.
+        decode_cpu_ms_per_step=decode_cpu_s * 1000 / (args.new_tokens - 1),
     )
 
 
 @torch.inference_mode()
-def run(args) -> list[dict]:
+def run(args, write) -> list[dict]:
+    """Both models built once; per batch size the variants take turns, round after round, so that every
+    variant sees the same machine load (the CPU runs are on a shared machine)."""
     dtype = getattr(torch, args.dtype)
+    models = {kind: build(kind, SIZES[args.size], args.attn, dtype, args.device) for kind in ("ours", "qwen2_audio")}
     rows = []
-    for kind in ("ours", "qwen2_audio"):
-        model = build(kind, SIZES[args.size], args.attn, dtype, args.device)
-        for batch_size in args.batch_sizes:
-            batch = make_batch(kind, args.seconds[0], batch_size, args.prompt_len, args.device, dtype)
-            eager_tokens = None
-            for name, (variant_kind, generate_kwargs) in VARIANTS.items():
-                if variant_kind != kind:
-                    continue
-                if name.endswith("_compiled"):
-                    generate_kwargs = dict(generate_kwargs, compile_config=compile_config(args))
-                result = measure(model, batch, generate_kwargs, args)
-                tokens = result.pop("new_tokens")
-                if name == "ours_eager_dynamic_cache":
-                    eager_tokens = tokens
-                elif kind == "ours":
-                    result["same_tokens_as_eager_dynamic_cache"] = bool(torch.equal(tokens, eager_tokens))
-                rows.append(dict(variant=name, batch=batch_size, seconds=args.seconds[0], **result))
-                print(
-                    f"{name:32s} batch={batch_size:2d}  decode {result['decode_tokens_per_s']:8.1f} tok/s "
-                    f"({result['decode_tokens_per_s_per_row']:7.1f} per row)  prefill+1 "
-                    f"{result['prefill_and_first_token_ms']:8.1f} ms  first call {result['first_call_s']:6.1f} s",
-                    flush=True,
+    for batch_size in args.batch_sizes:
+        batches = {
+            kind: make_batch(kind, args.seconds[0], batch_size, args.prompt_len, args.device, dtype) for kind in models
+        }
+        calls, first_call_s, tokens = {}, {}, {}
+        for name, (kind, generate_kwargs) in VARIANTS.items():
+            if name.endswith("_compiled"):
+                generate_kwargs = dict(generate_kwargs, compile_config=compile_config(args))
+            calls[name] = {n: generate_fn(models[kind], batches[kind], generate_kwargs, n, args)
+                           for n in (1, args.new_tokens, args.warmup_tokens)}
+            first_call_s[name] = timed_call(calls[name][args.warmup_tokens], args.device)[0]  # compiles
+        timings = {name: {"full": [], "first": []} for name in VARIANTS}
+        for _ in range(args.repeats):
+            for name in VARIANTS:
+                wall, cpu, out = timed_call(calls[name][args.new_tokens], args.device)
+                timings[name]["full"].append((wall, cpu))
+                tokens[name] = out[:, batches[VARIANTS[name][0]]["input_ids"].shape[1]:].cpu()
+                timings[name]["first"].append(timed_call(calls[name][1], args.device)[:2])
+        for name, (kind, _) in VARIANTS.items():
+            result = summarize(batch_size, timings[name]["full"], timings[name]["first"], args)
+            result["first_call_s"] = first_call_s[name]  # --warmup-tokens tokens, incl. compilation if compiled
+            if kind == "ours" and name != "ours_eager_dynamic_cache":
+                result["same_tokens_as_eager_dynamic_cache"] = bool(
+                    torch.equal(tokens[name], tokens["ours_eager_dynamic_cache"])
                 )
-        del model
-        if torch.device(args.device).type == "cuda":
-            torch.cuda.empty_cache()
+            rows.append(dict(variant=name, batch=batch_size, seconds=args.seconds[0], **result))
+            print(
+                f"{name:32s} batch={batch_size:2d}  decode {result['decode_tokens_per_s']:8.1f} tok/s "
+                f"({result['decode_tokens_per_s_per_row']:7.1f} per row, {result['decode_cpu_ms_per_step']:7.1f} "
+                f"CPU ms/step)  prefill+1 {result['prefill_and_first_token_ms']:8.1f} ms  "
+                f"first call {result['first_call_s']:6.1f} s",
+                flush=True,
+            )
+        write(rows)
     return rows
 
 
@@ -131,18 +142,21 @@ def main():
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     started, load_before = time.time(), os.getloadavg()
-    rows = run(args)
-    environment = dict(
-        load_average_1_5_15min_before=load_before,  # CPU runs on a shared machine: how busy it was
-        load_average_1_5_15min_after=os.getloadavg(),
-        torch=torch.__version__,
-        device_name=torch.cuda.get_device_name() if torch.device(args.device).type == "cuda" else "cpu",
-        cpu_threads=torch.get_num_threads(),
-        wall_s=round(time.time() - started, 1),
-    )
-    if args.output:
-        with open(args.output, "w") as f:
-            json.dump(dict(args=vars(args), environment=environment, results=rows), f, indent=2)
+
+    def write(rows):  # after every batch size, so a long run keeps what it measured
+        environment = dict(
+            load_average_1_5_15min_before=load_before,  # CPU runs on a shared machine: how busy it was
+            load_average_1_5_15min_after=os.getloadavg(),
+            torch=torch.__version__,
+            device_name=torch.cuda.get_device_name() if torch.device(args.device).type == "cuda" else "cpu",
+            cpu_threads=torch.get_num_threads(),
+            wall_s=round(time.time() - started, 1),
+        )
+        if args.output:
+            with open(args.output, "w") as f:
+                json.dump(dict(args=vars(args), environment=environment, results=rows), f, indent=2)
+
+    run(args, write)
 
 
 if __name__ == "__main__":

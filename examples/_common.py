@@ -77,11 +77,25 @@ def training_kwargs(args: argparse.Namespace) -> dict:
     return kwargs
 
 
+def run_info(trainer) -> dict:
+    """How the run was distributed: processes, engine, and the class that wrapped the model."""
+    deepspeed = getattr(trainer, "is_deepspeed_enabled", False)
+    return {
+        "world_size": trainer.args.world_size,
+        "engine": "deepspeed" if deepspeed else "fsdp" if getattr(trainer, "is_fsdp_enabled", False) else
+                  "ddp" if trainer.args.world_size > 1 else "single",
+        "zero_stage": trainer.accelerator.state.deepspeed_plugin.zero_stage if deepspeed else None,
+        "wrapped_model": type(trainer.model_wrapped).__name__,
+    }
+
+
 def report(result, output_dir: str) -> None:
-    """Write log_history.json (main process only) and print where things are."""
+    """Write log_history.json and run_info.json (main process only) and print where things are."""
     if result.trainer.is_world_process_zero():
         with open(os.path.join(output_dir, "log_history.json"), "w", encoding="utf-8") as handle:
             json.dump(result.log_history, handle, indent=1)
+        with open(os.path.join(output_dir, "run_info.json"), "w", encoding="utf-8") as handle:
+            json.dump(run_info(result.trainer), handle, indent=1)
         losses = [entry["loss"] for entry in result.log_history if "loss" in entry]
         print(f"done: {len(losses)} logged losses, last {losses[-1] if losses else 'n/a'}; "
               f"loss curve: {result.loss_curve}; model in {output_dir}")

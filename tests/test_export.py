@@ -162,9 +162,9 @@ def test_module_level_import_of_a_build_tool_is_refused(tmp_path, monkeypatch):
 
 
 def test_flatten_relative_imports_rewrites_parent_package_imports():
-    source = "from .configuration_qwen_audio import A\n    from ..processing.special_tokens import B\n"
+    source = "from .configuration_qwen_audio import A\n    from ..processing.tag_grammar import B\n"
     flat = export.flatten_relative_imports(source, "x.py")
-    assert flat == "from .configuration_qwen_audio import A\n    from .special_tokens import B\n"
+    assert flat == "from .configuration_qwen_audio import A\n    from .tag_grammar import B\n"
     with pytest.raises(ValueError, match="qwen_audio_hf"):
         export.flatten_relative_imports("from qwen_audio_hf.tags import x\n", "x.py")
 

@@ -107,6 +107,17 @@ def test_batched_generation_matches_one_by_one(model, processor, clips):
     assert batched == single
 
 
+def test_a_clip_under_30_ms_does_not_abort_the_run(model, processor, clips, tmp_path):
+    """Like the original, a 5 ms clip gets no audio token (span <audio></audio>) and is decoded with the rest."""
+    sf.write(tmp_path / "blip.wav", np.full(80, 0.1, dtype=np.float32), 16000)
+    rows = [{**row, "audio": str(clips / row["audio"])} for row in records_for("meld")]
+    rows.insert(1, {**rows[0], "audio": str(tmp_path / "blip.wav")})
+    protocol = PROTOCOLS["librispeech"]
+    batched = generate_responses(model, processor, rows, protocol, batch_size=4, max_new_tokens=3, progress=False)
+    single = generate_responses(model, processor, rows, protocol, batch_size=1, max_new_tokens=3, progress=False)
+    assert len(batched) == 4 and batched == single
+
+
 def test_protocol_decoding_length_is_used(model, processor, clips):
     rows = [{**row, "audio": str(clips / row["audio"])} for row in records_for("meld")][:1]
     [response] = generate_responses(model, processor, rows, PROTOCOLS["meld"], progress=False)

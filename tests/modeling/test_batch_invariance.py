@@ -43,14 +43,14 @@ def test_logits_and_audio_embeddings_of_a_batch_equal_each_prompt_alone(model, p
     batch = encode(processor, PROMPTS)
     with torch.no_grad():
         batched = model(**batch).logits
-        spans = model.get_audio_features(batch["input_features"], batch["feature_attention_mask"])
+        spans = model.get_audio_features(batch["input_features"], batch["feature_attention_mask"]).pooler_output
         clip_index = 0
         for row, prompt in enumerate(PROMPTS):
             single = encode(processor, [prompt])
             alone = model(**single).logits[0]
             width = alone.shape[0]
             torch.testing.assert_close(batched[row, -width:], alone, rtol=0, atol=1e-5)
-            for span in model.get_audio_features(single["input_features"], single["feature_attention_mask"]):
+            for span in model.get_audio_features(single["input_features"], single["feature_attention_mask"]).pooler_output:
                 torch.testing.assert_close(spans[clip_index], span, rtol=0, atol=1e-5)
                 clip_index += 1
     assert clip_index == len(spans) == 5

@@ -111,3 +111,12 @@ def test_decode_step_has_no_graph_break(model):
         torch._dynamo.reset()
         explanation = torch._dynamo.explain(model)(**step)
     assert explanation.graph_break_count == 0 and explanation.graph_count == 1
+
+
+def test_chunked_prefill_past_seq_length_is_refused(model):
+    # No chunk knows the whole prompt's length, so none can choose the prefill's NTK alpha.
+    batch = _batch([[(None, 40, 8)]])
+    with pytest.raises(ValueError, match="ntk_alpha.*prefill_chunk_size"):
+        _generate(model, batch, prefill_chunk_size=16, max_new_tokens=2)
+    short = _batch([[(None, 30, 8)]])  # within seq_length the chunks agree on alpha 1
+    assert torch.equal(_generate(model, short, prefill_chunk_size=16), _generate(model, short))

@@ -135,7 +135,9 @@ def test_builds_directly_in_the_requested_dtype(built, whisper_dir, qwen_dir):
     )
     assert {p.dtype for p in half.parameters()} == {torch.bfloat16}
     assert torch.get_default_dtype() == torch.float32  # restored
-    torch.testing.assert_close(half.lm_head.weight, model.lm_head.weight.to(torch.bfloat16), rtol=0, atol=0)
+    known = slice(0, KNOWN_ROWS)  # checkpoint rows: exactly the fp32 values rounded; new rows: their stats in bf16
+    torch.testing.assert_close(half.lm_head.weight[known], model.lm_head.weight[known].to(torch.bfloat16), rtol=0, atol=0)
+    torch.testing.assert_close(half.lm_head.weight.float(), model.lm_head.weight, rtol=1e-2, atol=1e-4)
 
 
 def test_qwen_layout_language_model_and_extended_vocabulary(built, source_lm):

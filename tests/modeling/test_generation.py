@@ -34,15 +34,15 @@ def test_manual_cache_decoding_equals_full_recomputation(model):
     ids = inputs["input_ids"]
     with torch.no_grad():
         prefill = model(**inputs, use_cache=True)
-        cache, sequence = prefill.past_key_values, ids
+        cache, sequence = prefill.cache, ids
         step_logits = [prefill.logits[:, -1]]
         for _ in range(4):
             next_token = step_logits[-1].argmax(-1, keepdim=True)
             sequence = torch.cat([sequence, next_token], 1)
-            out = model(input_ids=next_token, attention_mask=torch.ones_like(sequence), past_key_values=cache,
+            out = model(input_ids=next_token, attention_mask=torch.ones_like(sequence), cache=cache,
                         use_cache=True, input_features=inputs["input_features"],  # ignored after the prefill
                         feature_attention_mask=inputs["feature_attention_mask"])
-            cache = out.past_key_values
+            cache = out.cache
             step_logits.append(out.logits[:, -1])
         full = model(input_ids=sequence, attention_mask=torch.ones_like(sequence),
                      input_features=inputs["input_features"], feature_attention_mask=inputs["feature_attention_mask"])

@@ -7,7 +7,7 @@ from transformers import AutoModel, AutoModelForCausalLM
 import qwen_audio_hf.modeling.modeling_qwen_audio as modeling_module
 from qwen_audio_hf.modeling import QwenAudioForConditionalGeneration, QwenAudioModel
 
-from .tiny_models import AUDIO_PAD, audio_features, left_pad_batch, prompt_ids, tiny_model
+from .tiny_models import AUDIO_PAD, audio_features, left_pad_batch, prompt_ids, tiny_config, tiny_model
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +60,7 @@ def test_span_placeholder_embeddings_are_overwritten(model):
 
 def test_span_written_is_bos_audio_eos(model):
     inputs = _inputs(mel_frames=(300,), n_text=2)
-    spans = model.get_audio_features(inputs["input_features"], inputs["feature_attention_mask"])
+    spans = model.get_audio_features(inputs["input_features"], inputs["feature_attention_mask"]).pooler_output
     table = model.model.multi_modal_projector.audio_bos_eos_embedding.weight
     assert spans[0].shape == (77, 64)
     torch.testing.assert_close(spans[0][0], table[0])
@@ -73,10 +73,10 @@ def test_span_written_is_bos_audio_eos(model):
         (lambda x: x.update(input_features=x["input_features"].repeat(2, 1, 1),
                             feature_attention_mask=x["feature_attention_mask"].repeat(2, 1)), "2 audios"),
         (lambda x: x.update(feature_attention_mask=torch.roll(x["feature_attention_mask"], 40, -1) * 0
-                            + (torch.arange(3000) < 400).long()), "span in input_ids has 77"),
+                            + (torch.arange(3000) < 400).long()), "span in the prompt has 77"),
         (lambda x: x.update(input_ids=x["input_ids"].masked_fill(x["input_ids"] == 155164, 5)), "end tokens"),
         (lambda x: x.pop("input_features"), "no input_features"),
-        (lambda x: x.update(inputs_embeds=torch.zeros(1, x.pop("input_ids").shape[1], 64)), "need input_ids"),
+        (lambda x: x.update(inputs_embeds=torch.zeros(1, x.pop("input_ids").shape[1], 64)), "contain 0 audio spans"),
     ],
 )
 def test_span_mismatches_raise_value_errors(model, mutate, message):
@@ -205,3 +205,16 @@ def test_auto_classes_are_registered():
     if hasattr(transformers, "AutoModelForMultimodalLM"):
         mapping = transformers.AutoModelForMultimodalLM._model_mapping
         assert mapping[QwenAudioConfig] is QwenAudioForConditionalGeneration
+
+
+def test_random_init_gives_endoftext_a_trainable_nonzero_embedding():
+    """<|endoftext|> is pad, bos and eos: a trained token of the original, so it is initialised like any other row."""
+    torch.manual_seed(0)
+    model = QwenAudioForConditionalGeneration(tiny_config())
+    embeddings = model.get_input_embeddings()
+    assert embeddings.padding_idx is None
+    row = embeddings.weight[151643]
+    assert row.abs().min() > 0
+    assert abs(float(row.std()) - float(embeddings.weight[:1000].std())) < 0.01
+    embeddings(torch.tensor([[151643]])).sum().backward()
+    assert embeddings.weight.grad[151643].abs().sum() > 0

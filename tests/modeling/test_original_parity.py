@@ -118,8 +118,8 @@ def test_audio_encoder_batch_gives_each_clip_the_originals_solo_output(loaded):
     lengths = torch.tensor([frames[f] for f in meta["encoder_batch"]["audio_files"]])
     mask = (torch.arange(features.shape[-1])[None, :] < lengths[:, None]).long()
     with torch.no_grad():
-        batched = model.get_audio_features(features, mask)
-        alone = [model.get_audio_features(features[i : i + 1], mask[i : i + 1])[0] for i in range(len(lengths))]
+        batched = model.get_audio_features(features, mask).pooler_output
+        alone = [model.get_audio_features(features[i : i + 1], mask[i : i + 1]).pooler_output[0] for i in range(len(lengths))]
     longest = int(lengths.argmax())
     original_batch_gap = max(
         float(np.abs(ref[f"encoder_batch__output_{i}"] - ref[f"encoder_alone__output_{i}"]).max())

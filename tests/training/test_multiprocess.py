@@ -37,6 +37,9 @@ def _free_port():
 
 
 def test_two_process_pretraining_matches_single_process(processor_dir, pretraining_jsonl, tmp_path):
+    """DDP through torchrun (gloo on CPU). DeepSpeed ZeRO-2 through accelerate launch is run by
+    benchmarks/run_engines.py (its first run compiles DeepSpeed's CPU communication op: minutes); FSDP is refused
+    on CPU (test_recipes.py)."""
     env = dict(os.environ, OMP_NUM_THREADS="1", TOKENIZERS_PARALLELISM="false", CUDA_VISIBLE_DEVICES="")
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
                "--master_port", str(_free_port()), PRETRAIN,
@@ -53,6 +56,9 @@ def test_two_process_pretraining_matches_single_process(processor_dir, pretraini
 
     output, _ = launched.communicate(timeout=240)
     assert launched.returncode == 0, output[-4000:]
+    with open(tmp_path / "ddp" / "run_info.json", encoding="utf-8") as handle:
+        info = json.load(handle)
+    assert info == {"world_size": 2, "engine": "ddp", "zero_stage": None, "wrapped_model": "DistributedDataParallel"}
     single, ddp = _losses(tmp_path / "single"), _losses(tmp_path / "ddp")
     assert sorted(single) == sorted(ddp) == [1, 2]
     assert ddp[1]["epoch"] == single[1]["epoch"] == 1.0  # 4 rows = one global batch, so both saw every row

@@ -130,6 +130,20 @@ def test_generate_before_training_does_not_silently_zero_gradients(tiny_dir):
                    for m in model.modules() if isinstance(m, bnb.nn.Linear4bit))
 
 
+def test_kbit_preparation_keeps_bf16_unless_asked_to_upcast(tiny_dir):
+    from qwen_audio_hf.training.quantization import prepare_for_kbit_training
+
+    kept = prepare_for_kbit_training(load_quantized(tiny_dir, "4bit"))
+    assert not any(p.requires_grad for p in kept.parameters())
+    assert {p.dtype for p in kept.model.audio_tower.parameters()} == {torch.bfloat16}
+    assert kept.lm_head.weight.dtype == torch.bfloat16
+    upcast = prepare_for_kbit_training(load_quantized(tiny_dir, "4bit"), upcast_to_fp32=True)  # peft's own
+    assert {p.dtype for p in upcast.model.audio_tower.parameters()} == {torch.float32}
+    assert upcast.lm_head.weight.dtype == torch.float32
+    with pytest.raises(ValueError, match="quantization_config"):
+        prepare_for_kbit_training(tiny_random_model(seed=0))
+
+
 def test_qlora_refuses_full_finetuning_and_merged_export(tiny_dir, processor, sft_data, tmp_path):
     with pytest.raises(ValueError, match="use_lora=True"):
         sft(load_quantized(tiny_dir, "4bit"), processor, sft_data, str(tmp_path / "a"), use_lora=False, **FAST)

@@ -77,6 +77,12 @@ def test_training_arguments_flags(tmp_path):
     assert both.activation_checkpointing and both.activation_checkpointing_kwargs == {"use_reentrant": False}
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="FSDP is allowed where there is an accelerator")
+def test_fsdp_on_cpu_is_refused_not_silently_ddp(tmp_path):
+    with pytest.raises(ValueError, match="silently be plain DDP"):
+        training_arguments(str(tmp_path), fsdp=True, fsdp_config=os.path.join(EXAMPLES, "configs", "fsdp.json"))
+
+
 def test_group_by_length_uses_the_length_column(processor, pretraining_data, tiny_model, tmp_path):
     trainer = Trainer(model=tiny_model, args=training_arguments(str(tmp_path), per_device_train_batch_size=2),
                       train_dataset=pretraining_data, data_collator=QwenAudioDataCollator(processor),

@@ -7,7 +7,8 @@ prompt and greedy decoding and score it with the protocol (WER, BLEU, accuracy, 
 
 The scores join the evaluation metrics as ``eval_<protocol>_<metric>`` (``eval_<protocol>_<source>_<metric>``
 when the subset has several sources), so ``metric_for_best_model="eval_librispeech_wer"`` works, and they are
-appended to ``trainer.state.log_history``. In a multi-process run every process generates its share.
+appended to ``trainer.state.log_history``. In a multi-process run every process generates a contiguous share and
+the shares are gathered (as the evaluation runner does); only the single-process path is tested.
 """
 
 from __future__ import annotations

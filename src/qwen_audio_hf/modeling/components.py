@@ -11,15 +11,15 @@
   special tokens and the new embedding / LM-head rows start at the mean of the known rows (plus a little noise).
 - The matching processor (feature extractor with the encoder's mel bins + tokenizer) is built as well
   (`return_processor=True` returns ``(model, processor)``).
+- Memory: built on the meta device, allocated once in `dtype`, filled tensor by tensor from the parts' files
+  (`component_sources`); `dtype="auto"` (default) is the language model's stored dtype.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import re
 import warnings
-from typing import Any, Dict, Optional, Tuple
+from contextlib import contextmanager
+from typing import Any, Optional
 
 import torch
 
@@ -34,90 +34,11 @@ from ..core.token_ids import (
     PADDED_VOCAB_SIZE,
     VOCAB_SIZE,
 )
-from .configuration_qwen_audio import QwenAudioConfig, QwenAudioEncoderConfig
+from .component_sources import audio_encoder_source, language_model_source
+from .configuration_qwen_audio import QwenAudioConfig
+
 NEW_ROW_NOISE = 0.01  # std of the noise added to new rows, as a fraction of the per-dimension std of known rows
-
-_OPENAI_BLOCK_RENAMES = (
-    (r"^blocks\.(\d+)\.attn\.query\.", r"layers.\1.self_attn.q_proj."),
-    (r"^blocks\.(\d+)\.attn\.key\.", r"layers.\1.self_attn.k_proj."),
-    (r"^blocks\.(\d+)\.attn\.value\.", r"layers.\1.self_attn.v_proj."),
-    (r"^blocks\.(\d+)\.attn\.out\.", r"layers.\1.self_attn.out_proj."),
-    (r"^blocks\.(\d+)\.attn_ln\.", r"layers.\1.self_attn_layer_norm."),
-    (r"^blocks\.(\d+)\.mlp\.0\.", r"layers.\1.fc1."),
-    (r"^blocks\.(\d+)\.mlp\.2\.", r"layers.\1.fc2."),
-    (r"^blocks\.(\d+)\.mlp_ln\.", r"layers.\1.final_layer_norm."),
-    (r"^ln_post\.", r"layer_norm."),
-)
-
-
-# ------------------------------------------------------------------------------------------- audio encoder
-def _encoder_from_openai_checkpoint(path: str) -> Tuple[QwenAudioEncoderConfig, Dict[str, torch.Tensor]]:
-    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    if not isinstance(checkpoint, dict) or "dims" not in checkpoint or "model_state_dict" not in checkpoint:
-        raise ValueError(f"{path} is not an openai-whisper checkpoint (expected a dict with 'dims' and 'model_state_dict').")
-    dims = checkpoint["dims"]
-    weights = checkpoint["model_state_dict"]
-    ffn_weight = weights.get("encoder.blocks.0.mlp.0.weight")
-    config = QwenAudioEncoderConfig(
-        num_mel_bins=dims["n_mels"],
-        max_source_positions=dims["n_audio_ctx"],
-        d_model=dims["n_audio_state"],
-        encoder_attention_heads=dims["n_audio_head"],
-        encoder_layers=dims["n_audio_layer"],
-        encoder_ffn_dim=ffn_weight.shape[0] if ffn_weight is not None else 4 * dims["n_audio_state"],
-    )
-    state = {}
-    for key, value in weights.items():
-        if not key.startswith("encoder."):
-            continue
-        key = key[len("encoder."):]
-        if key == "positional_embedding":
-            state["embed_positions.weight"] = value
-            continue
-        for pattern, replacement in _OPENAI_BLOCK_RENAMES:
-            key = re.sub(pattern, replacement, key)
-        state[key] = value
-    return config, state
-
-
-def _encoder_from_transformers(whisper: Any) -> Tuple[QwenAudioEncoderConfig, Dict[str, torch.Tensor]]:
-    """Config + encoder-relative state dict from a Whisper model/encoder object."""
-    config = whisper.config
-    if getattr(config, "model_type", None) != "whisper":
-        raise TypeError(f"audio_encoder must be a Whisper model, got model_type {getattr(config, 'model_type', None)!r}.")
-    encoder = whisper.get_encoder() if hasattr(whisper, "get_encoder") else whisper
-    encoder_config = QwenAudioEncoderConfig(
-        num_mel_bins=config.num_mel_bins,
-        max_source_positions=config.max_source_positions,
-        d_model=config.d_model,
-        encoder_attention_heads=config.encoder_attention_heads,
-        encoder_layers=config.encoder_layers,
-        encoder_ffn_dim=config.encoder_ffn_dim,
-        activation_function=config.activation_function,
-    )
-    return encoder_config, {k: v.detach() for k, v in encoder.state_dict().items()}
-
-
-def load_audio_encoder(audio_encoder: Any) -> Tuple[QwenAudioEncoderConfig, Dict[str, torch.Tensor]]:
-    """(encoder config, state dict in audio-tower names) from a Whisper directory, .pt file or model object."""
-    if isinstance(audio_encoder, (str, os.PathLike)):
-        path = os.fspath(audio_encoder)
-        if os.path.isfile(path):
-            return _encoder_from_openai_checkpoint(path)
-        if os.path.isfile(os.path.join(path, "config.json")):
-            from transformers import WhisperModel
-
-            return _encoder_from_transformers(WhisperModel.from_pretrained(path, dtype=torch.float32))
-        raise ValueError(
-            f"audio_encoder {path!r} is neither an openai-whisper .pt file nor a transformers Whisper directory "
-            "(no config.json)."
-        )
-    if isinstance(audio_encoder, torch.nn.Module) and hasattr(audio_encoder, "config"):
-        return _encoder_from_transformers(audio_encoder)
-    raise TypeError(
-        f"audio_encoder must be a path (Whisper directory or openai-whisper .pt) or a Whisper model, "
-        f"got {type(audio_encoder).__name__}."
-    )
+STATS_CHUNK_ROWS = 1024  # rows per chunk when computing the known rows' mean/std (no full-matrix fp32 copy)
 
 
 def _check_sinusoid_positions(positions: Optional[torch.Tensor]) -> None:
@@ -134,98 +55,11 @@ def _check_sinusoid_positions(positions: Optional[torch.Tensor]) -> None:
         )
 
 
-# ------------------------------------------------------------------------------------------- language model
-def _is_original_qwen_dir(path: str) -> bool:
-    config_path = os.path.join(path, "config.json")
-    if not os.path.isfile(config_path):
-        return False
-    with open(config_path, encoding="utf-8") as handle:
-        return json.load(handle).get("model_type") == "qwen"
-
-
-def _read_state_dict(path: str) -> Dict[str, torch.Tensor]:
-    """All tensors of a checkpoint directory (safetensors preferred, else pytorch .bin shards)."""
-    files = sorted(f for f in os.listdir(path) if f.endswith(".safetensors"))
-    if files:
-        from safetensors.torch import load_file
-
-        loader = lambda name: load_file(os.path.join(path, name))  # noqa: E731
-    else:
-        files = sorted(f for f in os.listdir(path) if f.endswith(".bin"))
-        loader = lambda name: torch.load(os.path.join(path, name), map_location="cpu", weights_only=True)  # noqa: E731
-    if not files:
-        raise ValueError(f"{path} has no *.safetensors or *.bin weight files.")
-    state: Dict[str, torch.Tensor] = {}
-    for name in files:
-        state.update(loader(name))
-    return state
-
-
-def _load_original_qwen(path: str):
-    """(text config, decoder state dict in Qwen2Model names, lm_head weight) from an original Qwen(-7B) directory.
-
-    Reuses `original_checkpoint`'s config translation and key renames (q/k/v split from the fused c_attn)."""
-    from .configuration_qwen_audio import QwenAudioTextConfig
-    from .original_checkpoint import FUSED_QKV_SOURCE, ORIGINAL_KEY_RENAMES, SPLIT_QKV_TARGETS, translate_original_config
-
-    with open(os.path.join(path, "config.json"), encoding="utf-8") as handle:
-        config_dict = json.load(handle)
-    hidden = config_dict.get("hidden_size", 4096)
-    # The translation reads the text settings only; a stand-in audio dict satisfies its audio checks.
-    stand_in_audio = {"n_state": 8, "n_head": 1, "n_layer": 1, "output_dim": hidden}
-    text_dict = translate_original_config({**config_dict, "audio": stand_in_audio})["text_config"]
-    text_config = QwenAudioTextConfig(**{k: v for k, v in text_dict.items() if k != "model_type"})
-
-    prefix = "model.language_model."
-    decoder_state, lm_head = {}, None
-    for key, value in _read_state_dict(path).items():
-        for pattern, replacement in ORIGINAL_KEY_RENAMES:
-            key = re.sub(pattern, replacement, key)
-        if key == "lm_head.weight":
-            lm_head = value
-            continue
-        if not key.startswith(prefix):
-            continue
-        key = key[len(prefix):]
-        if FUSED_QKV_SOURCE in key:
-            for target, chunk in zip(SPLIT_QKV_TARGETS, value.chunk(3, dim=0)):
-                decoder_state[key.replace(FUSED_QKV_SOURCE, target)] = chunk.contiguous()
-        else:
-            decoder_state[key] = value
-    return text_config, decoder_state, lm_head
-
-
-def load_language_model(language_model: Any):
-    """(text config, decoder state dict, lm_head weight, tokenizer or None) from a directory or model object."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
-
-    tokenizer = None
-    if isinstance(language_model, (str, os.PathLike)):
-        path = os.fspath(language_model)
-        if not os.path.isdir(path):
-            raise ValueError(f"language_model {path!r} is not a directory (expected a Qwen or transformers checkpoint).")
-        if _is_original_qwen_dir(path):
-            text_config, decoder_state, lm_head = _load_original_qwen(path)
-            return text_config, decoder_state, lm_head, None
-        try:
-            tokenizer = AutoTokenizer.from_pretrained(path)
-        except (OSError, ValueError, TypeError):
-            tokenizer = None
-        language_model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
-    if not isinstance(language_model, PreTrainedModel) or language_model.get_output_embeddings() is None:
-        raise TypeError(
-            f"language_model must be a causal-LM directory or model with an LM head, got {type(language_model).__name__}."
-        )
-    decoder = language_model.get_decoder()
-    text_config = language_model.config.get_text_config() if hasattr(language_model.config, "get_text_config") else language_model.config
-    decoder_state = {k: v.detach() for k, v in decoder.state_dict().items()}
-    lm_head = language_model.get_output_embeddings().weight.detach()
-    return text_config, decoder_state, lm_head, tokenizer
-
-
 # ------------------------------------------------------------------------------------------- tokenizer / vocab
 def _qwen_audio_tokenizer(language_model: Any):
     """The Qwen-Audio tokenizer, from the Qwen directory's own qwen.tiktoken when it has one."""
+    import os
+
     from ..processing.tokenization_qwen_audio import QwenAudioTokenizer
 
     if isinstance(language_model, (str, os.PathLike)):
@@ -261,33 +95,86 @@ def _has_qwen_audio_ids(tokenizer) -> bool:
     return len(tokenizer) == VOCAB_SIZE and tokenizer.convert_tokens_to_ids(AUDIO_END) == AUDIO_END_ID
 
 
+def _known_row_stats(weight: torch.Tensor, known_rows: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-dimension mean and std of weight[:known_rows], accumulated in float64 over row chunks."""
+    total = torch.zeros(weight.shape[1], dtype=torch.float64)
+    squares = torch.zeros(weight.shape[1], dtype=torch.float64)
+    for start in range(0, known_rows, STATS_CHUNK_ROWS):
+        chunk = weight[start : min(start + STATS_CHUNK_ROWS, known_rows)].double()
+        total += chunk.sum(0)
+        squares += (chunk * chunk).sum(0)
+    mean = total / known_rows
+    variance = (squares - known_rows * mean * mean) / max(known_rows - 1, 1)
+    return mean.float(), variance.clamp(min=0).sqrt().float()
+
+
 def initialise_new_rows(weight: torch.Tensor, known_rows: int, generator: torch.Generator) -> None:
     """Set rows >= known_rows to the mean of the known rows plus small noise (in place)."""
     if known_rows >= weight.shape[0]:
         return
     with torch.no_grad():
-        known = weight[:known_rows].float()
-        mean, std = known.mean(0), known.std(0)
-        noise = torch.randn((weight.shape[0] - known_rows, weight.shape[1]), generator=generator)
-        weight[known_rows:] = (mean + NEW_ROW_NOISE * std * noise).to(weight.dtype)
-
-
-def _resized(weight: torch.Tensor, rows: int) -> torch.Tensor:
-    if weight.shape[0] >= rows:
-        return weight[:rows].clone()
-    return torch.cat([weight, weight.new_zeros(rows - weight.shape[0], weight.shape[1])])
+        mean, std = _known_row_stats(weight, known_rows)
+        rows = torch.randn((weight.shape[0] - known_rows, weight.shape[1]), generator=generator)
+        weight[known_rows:] = rows.mul_(NEW_ROW_NOISE * std).add_(mean)  # in place: one temporary table
 
 
 # ------------------------------------------------------------------------------------------- assembly
-def _load_part(module: torch.nn.Module, state: Dict[str, torch.Tensor], what: str, ignore: str) -> None:
-    """Load `state` into `module`; any missing/unexpected/misshaped tensor raises one clear ValueError."""
+@contextmanager
+def _default_dtype(dtype: torch.dtype):
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)
     try:
-        missing, unexpected = module.load_state_dict(state, strict=False)
-    except RuntimeError as error:
-        raise ValueError(f"{what} do not fit the {type(module).__name__}: {error}") from error
-    missing = [key for key in missing if ignore not in key]
-    if missing or unexpected:
-        raise ValueError(f"{what} do not fit the {type(module).__name__}: missing {missing}, unexpected {unexpected}.")
+        yield
+    finally:
+        torch.set_default_dtype(previous)
+
+
+def _resolve_dtype(dtype: Any, stored: Optional[torch.dtype]) -> torch.dtype:
+    """dtype=None / "auto": the language model's stored dtype (its config's `dtype`), else float32."""
+    if dtype is None or dtype == "auto":
+        return stored if stored is not None and stored.is_floating_point else torch.float32
+    if isinstance(dtype, str):
+        dtype = getattr(torch, dtype, None)
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise ValueError(f"dtype must be a floating torch dtype (or 'auto'), got {dtype!r}.")
+    return dtype
+
+
+class _Loader:
+    """Copies streamed tensors into a model's (uninitialised) parameters and buffers, one tensor at a time."""
+
+    def __init__(self, model: torch.nn.Module):
+        self.targets = dict(model.named_parameters(remove_duplicate=False))
+        self.targets.update(model.named_buffers(remove_duplicate=False))
+        self.loaded: set[str] = set()
+        self.unexpected: list[str] = []
+
+    def load(self, name: str, tensor: torch.Tensor, what: str, rows: Optional[int] = None) -> None:
+        target = self.targets.get(name)
+        if target is None:
+            self.unexpected.append(name)
+            return
+        if rows is not None:  # a vocabulary table: copy the rows both share
+            rows = min(rows, tensor.shape[0], target.shape[0])
+            tensor, destination = tensor[:rows], target[:rows]
+        else:
+            destination = target
+        if tensor.shape != destination.shape:
+            raise ValueError(
+                f"{what} do not fit: {name} has shape {tuple(tensor.shape)} in the checkpoint but "
+                f"{tuple(destination.shape)} in the model."
+            )
+        with torch.no_grad():
+            destination.copy_(tensor)
+        target._is_hf_initialized = True
+        self.loaded.add(name)
+
+    def check(self, prefix: str, what: str, ignore: tuple[str, ...]) -> None:
+        missing = [n for n in self.targets if n.startswith(prefix) and n not in self.loaded
+                   and not any(part in n for part in ignore)]
+        unexpected = [n for n in self.unexpected if n.startswith(prefix)]
+        if missing or unexpected:
+            raise ValueError(f"{what} do not fit the model: missing {missing}, unexpected {unexpected}.")
 
 
 def register(model_class) -> None:
@@ -304,19 +191,23 @@ def build_from_components(
     vocab_size: Optional[int] = None,
     seed: int = 0,
     return_processor: bool = False,
-    dtype: Optional[torch.dtype] = None,
+    dtype: Any = "auto",
     **config_kwargs,
 ):
     """Build `cls` (QwenAudioForConditionalGeneration) from a Whisper encoder and a causal LM; see module doc.
 
-    `dtype` (e.g. torch.bfloat16) builds the model directly in that dtype, so a 7B model never needs an fp32 copy;
-    the default builds in torch's default dtype (float32).
+    Memory: the model is created on the meta device and its storage allocated once, in `dtype`; the parts' weights
+    are then copied in one tensor at a time, straight from their files (only the Whisper encoder's, never its
+    decoder). Peak memory is about the model in `dtype` plus one tensor, never an fp32 copy of a bf16 model.
+    `dtype`: "auto" (default, like transformers' from_pretrained) takes the language model's stored dtype (its
+    config's `dtype`; the parameters' dtype for a model object), float32 when it declares none; or a torch dtype.
     """
     from ..processing.feature_extraction_qwen_audio import QwenAudioFeatureExtractor
     from ..processing.processing_qwen_audio import QwenAudioProcessor
 
-    audio_config, encoder_state = load_audio_encoder(audio_encoder)
-    text_config, decoder_state, lm_head, lm_tokenizer = load_language_model(language_model)
+    audio_config, encoder_tensors, _ = audio_encoder_source(audio_encoder)
+    text_config, lm_tensors, lm_dtype, lm_tokenizer = language_model_source(language_model)
+    dtype = _resolve_dtype(dtype, lm_dtype)
 
     # Tokenizer: given > the LM's own (extended with the audio specials) > the Qwen-Audio tokenizer.
     if tokenizer is None:
@@ -325,7 +216,7 @@ def build_from_components(
         tokenizer = _qwen_audio_tokenizer(language_model)
     tokenizer, known_rows = extend_tokenizer(tokenizer)
     minimum_vocab = PADDED_VOCAB_SIZE if _has_qwen_audio_ids(tokenizer) else len(tokenizer)
-    old_vocab = decoder_state["embed_tokens.weight"].shape[0]
+    old_vocab = text_config.vocab_size
     known_rows = min(known_rows, old_vocab)
     new_vocab = vocab_size or max(minimum_vocab, len(tokenizer), old_vocab)
     if new_vocab < len(tokenizer):
@@ -342,30 +233,51 @@ def build_from_components(
     tie = bool(getattr(text_config, "tie_word_embeddings", False))
     config = QwenAudioConfig(audio_config=audio_config, text_config=text_config, tie_word_embeddings=tie,
                              **ids, **config_kwargs)
-    torch.manual_seed(seed)
-    default_dtype = torch.get_default_dtype()
-    if dtype is not None:
-        torch.set_default_dtype(dtype)
-    try:
+    with _default_dtype(dtype), torch.device("meta"):
         model = cls(config)
-    finally:
-        torch.set_default_dtype(default_dtype)
+    model.to_empty(device="cpu")  # the one allocation of the model, uninitialised
+    if tie:
+        model.tie_weights()
+    for module in model.modules():
+        module._is_hf_initialized = False
     model.eval()
+    loader = _Loader(model)
 
     # Audio tower: Whisper weights 1:1, sinusoid positions recomputed.
-    _check_sinusoid_positions(encoder_state.pop("embed_positions.weight", None))
-    _load_part(model.model.audio_tower, encoder_state, "Whisper encoder weights", ignore="position")
+    for key, value in encoder_tensors:
+        if key == "embed_positions.weight":
+            _check_sinusoid_positions(value)
+            continue
+        loader.load(f"model.audio_tower.{key}", value, "Whisper encoder weights")
+    loader.check("model.audio_tower.", "Whisper encoder weights", ignore=("embed_positions",))
 
     # Language model: decoder + LM head, vocabulary extended with mean-initialised rows.
+    embed_name = "model.language_model.embed_tokens.weight"
+    head_source = False
+    for key, value in lm_tensors:
+        if key == "lm_head.weight":
+            if not tie:
+                loader.load("lm_head.weight", value, "Language-model weights", rows=old_vocab)
+                head_source = True
+        elif key == "embed_tokens.weight":
+            loader.load(embed_name, value, "Language-model weights", rows=old_vocab)
+        else:
+            loader.load(f"model.language_model.{key}", value, "Language-model weights")
+    loader.check("model.language_model.", "Language-model weights", ignore=("rotary",))
     generator = torch.Generator().manual_seed(seed)
-    decoder_state["embed_tokens.weight"] = _resized(decoder_state["embed_tokens.weight"], new_vocab)
-    initialise_new_rows(decoder_state["embed_tokens.weight"], known_rows, generator)
-    _load_part(model.model.language_model, decoder_state, "Language-model weights", ignore="rotary")
+    embed = model.get_input_embeddings().weight
+    initialise_new_rows(embed, known_rows, generator)
     if not tie:
-        head = _resized(lm_head if lm_head is not None else decoder_state["embed_tokens.weight"], new_vocab)
+        head = model.lm_head.weight
+        if not head_source:  # the source LM ties its head to its embeddings
+            with torch.no_grad():
+                head[:known_rows].copy_(embed[:known_rows])
+            head._is_hf_initialized = True
         initialise_new_rows(head, known_rows, generator)
-        with torch.no_grad():
-            model.lm_head.weight.copy_(head)
+
+    # What is new (projector, audio bos/eos) is initialised as in a fresh model; buffers are recomputed.
+    torch.manual_seed(seed)
+    model.initialize_weights()
 
     if not return_processor:
         return model

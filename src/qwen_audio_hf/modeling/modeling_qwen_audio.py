@@ -7,50 +7,30 @@ import torch
 from torch import nn
 from transformers import AutoModel, GenerationMixin, PreTrainedModel
 from transformers.cache_utils import Cache
-from transformers.modeling_outputs import ModelOutput
+from transformers.modeling_outputs import BaseModelOutputWithPast, CausalLMOutputWithPast
 from transformers.modeling_utils import slice_logits_to_keep
+from transformers.utils.deprecation import deprecate_kwarg
 from transformers.utils.generic import can_return_tuple
 
 from .configuration_qwen_audio import QwenAudioConfig, QwenAudioTextConfig
-from .modeling_qwen_audio_encoder import QwenAudioEncoder, init_encoder_positions
+from .modeling_qwen_audio_encoder import QwenAudioEncoder, QwenAudioEncoderOutput, init_encoder_positions
 from .modeling_qwen_audio_text import QwenAudioTextModel
 
 
 @dataclass
-class QwenAudioModelOutputWithPast(ModelOutput):
-    """Decoder output of `QwenAudioModel` (`cache` is the KV cache; `past_key_values` is an alias).
+class QwenAudioModelOutputWithPast(BaseModelOutputWithPast):
+    """Decoder output of `QwenAudioModel`: transformers' standard fields (`cache`, hidden states, attentions) and
+    `ntk_alpha` (B,), the dynamic-NTK alpha chosen at the prefill (pass it back with `cache` to continue it)."""
 
-    `ntk_alpha` (B,): the dynamic-NTK alpha chosen at the prefill; pass it back with `cache` to continue it.
-    """
-
-    last_hidden_state: torch.Tensor | None = None
-    cache: Cache | None = None
-    hidden_states: tuple[torch.Tensor, ...] | None = None
-    attentions: tuple[torch.Tensor, ...] | None = None
     ntk_alpha: torch.Tensor | None = None
-
-    @property
-    def past_key_values(self) -> Cache | None:
-        return self.cache
 
 
 @dataclass
-class QwenAudioCausalLMOutputWithPast(ModelOutput):
-    """Output of `QwenAudioForConditionalGeneration` (`cache` is the KV cache; `past_key_values` is an alias).
+class QwenAudioCausalLMOutputWithPast(CausalLMOutputWithPast):
+    """Output of `QwenAudioForConditionalGeneration`: standard causal-LM fields (loss, logits, `cache`, ...) and
+    `ntk_alpha` (B,), the dynamic-NTK alpha chosen at the prefill (pass it back with `cache` to continue it)."""
 
-    `ntk_alpha` (B,): the dynamic-NTK alpha chosen at the prefill; pass it back with `cache` to continue it.
-    """
-
-    loss: torch.Tensor | None = None
-    logits: torch.Tensor | None = None
-    cache: Cache | None = None
-    hidden_states: tuple[torch.Tensor, ...] | None = None
-    attentions: tuple[torch.Tensor, ...] | None = None
     ntk_alpha: torch.Tensor | None = None
-
-    @property
-    def past_key_values(self) -> Cache | None:
-        return self.cache
 
 
 class QwenAudioPreTrainedModel(PreTrainedModel):
@@ -178,34 +158,58 @@ class QwenAudioModel(QwenAudioPreTrainedModel):
     def set_input_embeddings(self, value):
         self.language_model.set_input_embeddings(value)
 
+    @can_return_tuple
     def get_audio_features(
-        self, input_features: torch.Tensor, feature_attention_mask: torch.Tensor | None = None
-    ) -> list[torch.Tensor]:
-        """Span embeddings [bos, audio tokens..., eos] of each audio, shape (audio_tokens_i + 2, hidden)."""
-        encoded = self.audio_tower(input_features, feature_attention_mask)
-        projected = self.multi_modal_projector(encoded.last_hidden_state)
-        return self.multi_modal_projector.span_embeddings(projected, encoded.output_lengths)
+        self, input_features: torch.Tensor, feature_attention_mask: torch.Tensor | None = None, **kwargs
+    ) -> QwenAudioEncoderOutput:
+        """Encode audios: `last_hidden_state` (N, T_pool, d_model) are the audio tower's frames, `pooler_output` the
+        embeddings written into the text, one (audio_tokens_i + 2, hidden) tensor [bos, tokens..., eos] per audio;
+        `output_hidden_states` / `output_attentions` give the audio tower's."""
+        audio_outputs = self.audio_tower(input_features, feature_attention_mask, **kwargs)
+        projected = self.multi_modal_projector(audio_outputs.last_hidden_state)
+        audio_outputs.pooler_output = self.multi_modal_projector.span_embeddings(projected, audio_outputs.output_lengths)
+        return audio_outputs
+
+    def get_placeholder_spans(
+        self, input_ids: torch.LongTensor | None, inputs_embeds: torch.Tensor
+    ) -> list[tuple[int, int, int]]:
+        """(row, start, end) of every `<audio>`..`</audio>` span, read from `input_ids`, or without them from
+        `inputs_embeds` by comparing each position with the embeddings of `<audio>` and `</audio>` (as llava's
+        `get_placeholder_mask` does; this is what lets PEFT prompt tuning pass embeddings only)."""
+        start_id, end_id = self.config.audio_start_token_id, self.config.audio_end_token_id
+        if input_ids is None:
+            embed = self.get_input_embeddings()
+            markers = torch.tensor([start_id, end_id], dtype=torch.long, device=inputs_embeds.device)
+            start_embed, end_embed = embed(markers).to(inputs_embeds.dtype)
+            if torch.equal(start_embed, end_embed):
+                raise ValueError(
+                    "the <audio> and </audio> embeddings are identical, so audio spans cannot be located from "
+                    "inputs_embeds; pass input_ids."
+                )
+            input_ids = torch.zeros(inputs_embeds.shape[:2], dtype=torch.long, device=inputs_embeds.device)
+            input_ids = input_ids.masked_fill((inputs_embeds == start_embed).all(-1), start_id)
+            input_ids = input_ids.masked_fill((inputs_embeds == end_embed).all(-1), end_id)
+        return find_audio_spans(input_ids, start_id, end_id)
 
     def merge_audio_embeddings(
         self,
-        input_ids: torch.Tensor,
+        spans: list[tuple[int, int, int]],
         inputs_embeds: torch.Tensor,
         input_features: torch.Tensor,
         feature_attention_mask: torch.Tensor | None,
     ) -> torch.Tensor:
         """Overwrite each `<audio>`..`</audio>` span of `inputs_embeds` with its audio's span embedding."""
-        spans = find_audio_spans(input_ids, self.config.audio_start_token_id, self.config.audio_end_token_id)
         if len(spans) != input_features.shape[0]:
             raise ValueError(
-                f"input_ids contain {len(spans)} audio spans but {input_features.shape[0]} audios were given; "
+                f"the prompts contain {len(spans)} audio spans but {input_features.shape[0]} audios were given; "
                 "pass exactly one audio per <audio>...</audio> span (in order of appearance)."
             )
-        span_embeds = self.get_audio_features(input_features, feature_attention_mask)
-        span_mask = torch.zeros(input_ids.shape, dtype=torch.bool, device=inputs_embeds.device)
+        span_embeds = self.get_audio_features(input_features, feature_attention_mask, return_dict=True).pooler_output
+        span_mask = torch.zeros(inputs_embeds.shape[:2], dtype=torch.bool, device=inputs_embeds.device)
         for index, ((row, start, end), embeds) in enumerate(zip(spans, span_embeds)):
             if end - start + 1 != embeds.shape[0]:
                 raise ValueError(
-                    f"audio {index}: its span in input_ids has {end - start + 1} tokens (<audio>..</audio>) but the "
+                    f"audio {index}: its span in the prompt has {end - start + 1} tokens (<audio>..</audio>) but the "
                     f"audio gives {embeds.shape[0]}; build the prompt with the processor so span lengths match."
                 )
             span_mask[row, start : end + 1] = True
@@ -213,6 +217,7 @@ class QwenAudioModel(QwenAudioPreTrainedModel):
         return inputs_embeds.masked_scatter(span_mask[..., None], values)
 
     @can_return_tuple
+    @deprecate_kwarg("past_key_values", "5.40.0", new_name="cache")
     def forward(
         self,
         input_ids: torch.LongTensor | None = None,
@@ -220,35 +225,29 @@ class QwenAudioModel(QwenAudioPreTrainedModel):
         feature_attention_mask: torch.Tensor | None = None,
         attention_mask: torch.Tensor | None = None,
         position_ids: torch.LongTensor | None = None,
-        past_key_values: Cache | None = None,
+        cache: Cache | None = None,
         inputs_embeds: torch.Tensor | None = None,
         use_cache: bool | None = None,
-        cache: Cache | None = None,
         **kwargs,
     ) -> QwenAudioModelOutputWithPast:
-        cache = cache if cache is not None else past_key_values
+        """Audio spans are located in `input_ids`, or without them in `inputs_embeds` (see get_placeholder_spans)."""
         if (input_ids is None) == (inputs_embeds is None):
             raise ValueError("pass exactly one of input_ids or inputs_embeds.")
-        if inputs_embeds is not None and input_features is not None:
-            raise ValueError(
-                "input_features need input_ids to locate the <audio> spans; pass input_ids, or merge the audio "
-                "yourself (get_audio_features) and pass inputs_embeds without input_features."
-            )
         if inputs_embeds is None:
             inputs_embeds = self.get_input_embeddings()(input_ids)
-            # A span needs >= 2 tokens: a 1-token step (decoding) never searches for one (no host sync there).
-            has_spans = input_ids.shape[1] > 1 and bool((input_ids == self.config.audio_start_token_id).any())
-            if input_features is not None and not has_spans and cache is not None and cache.get_seq_length() > 0:
-                input_features = None  # decode step of a manual loop that re-sends the prompt's audio: already used
-            if input_features is not None:
+        if input_features is not None:
+            continuing = cache is not None and cache.get_seq_length() > 0
+            # A span needs >= 2 tokens: a 1-token decode step never searches for one (no host sync there).
+            spans = [] if continuing and inputs_embeds.shape[1] < 2 else self.get_placeholder_spans(input_ids, inputs_embeds)
+            if spans or not continuing:  # else: a decode step that re-sends the prompt's audio, already used
                 inputs_embeds = self.merge_audio_embeddings(
-                    input_ids, inputs_embeds, input_features, feature_attention_mask
+                    spans, inputs_embeds, input_features, feature_attention_mask
                 )
-            elif has_spans:
-                raise ValueError(
-                    "input_ids contain <audio> spans but no input_features were given; pass the processor's "
-                    "input_features and feature_attention_mask."
-                )
+        elif input_ids is not None and input_ids.shape[1] > 1 and bool((input_ids == self.config.audio_start_token_id).any()):
+            raise ValueError(
+                "input_ids contain <audio> spans but no input_features were given; pass the processor's "
+                "input_features and feature_attention_mask."
+            )
         kwargs.pop("cache_position", None)
         outputs = self.language_model(
             attention_mask=attention_mask,
@@ -283,6 +282,9 @@ class QwenAudioForConditionalGeneration(QwenAudioPreTrainedModel, GenerationMixi
     """
 
     _tied_weights_keys = {"lm_head.weight": "model.language_model.embed_tokens.weight"}
+    # As Qwen2ForCausalLM: the head is sharded like the embedding it may be tied to (which the text plan shards).
+    _tp_plan = {"lm_head": "colwise_gather_output"}
+    _pp_plan = {"lm_head": (["hidden_states"], ["logits"])}
 
     def __init__(self, config: QwenAudioConfig):
         super().__init__(config)
@@ -326,8 +328,8 @@ class QwenAudioForConditionalGeneration(QwenAudioPreTrainedModel, GenerationMixi
     def language_model(self) -> nn.Module:
         return self.model.language_model
 
-    def get_audio_features(self, input_features, feature_attention_mask=None) -> list[torch.Tensor]:
-        return self.model.get_audio_features(input_features, feature_attention_mask)
+    def get_audio_features(self, input_features, feature_attention_mask=None, **kwargs) -> QwenAudioEncoderOutput:
+        return self.model.get_audio_features(input_features, feature_attention_mask, **kwargs)
 
     def _expand_inputs_for_generation(self, expand_size=1, is_encoder_decoder=False, input_ids=None, **model_kwargs):
         """Beams / multiple return sequences: repeat each row's audios with its row, not audio by audio.
@@ -362,6 +364,7 @@ class QwenAudioForConditionalGeneration(QwenAudioPreTrainedModel, GenerationMixi
         return model_kwargs
 
     @can_return_tuple
+    @deprecate_kwarg("past_key_values", "5.40.0", new_name="cache")
     def forward(
         self,
         input_ids: torch.LongTensor | None = None,
@@ -369,32 +372,24 @@ class QwenAudioForConditionalGeneration(QwenAudioPreTrainedModel, GenerationMixi
         feature_attention_mask: torch.Tensor | None = None,
         attention_mask: torch.Tensor | None = None,
         position_ids: torch.LongTensor | None = None,
-        past_key_values: Cache | None = None,
+        cache: Cache | None = None,
         inputs_embeds: torch.Tensor | None = None,
         labels: torch.LongTensor | None = None,
         use_cache: bool | None = None,
-        output_attentions: bool | None = None,
-        output_hidden_states: bool | None = None,
-        return_dict: bool | None = None,
-        cache_position: torch.LongTensor | None = None,
         logits_to_keep: int | torch.Tensor = 0,
-        cache: Cache | None = None,
         **kwargs,
     ) -> QwenAudioCausalLMOutputWithPast:
-        """Standard causal-LM forward; audio is used only where input_ids hold its `<audio>`..`</audio>` span."""
-        if output_attentions is not None:
-            kwargs["output_attentions"] = output_attentions
-        if output_hidden_states is not None:
-            kwargs["output_hidden_states"] = output_hidden_states
+        """Standard causal-LM forward; audio is used only where the prompt holds its `<audio>`..`</audio>` span."""
         outputs = self.model(
             input_ids=input_ids,
             input_features=input_features,
             feature_attention_mask=feature_attention_mask,
             attention_mask=attention_mask,
             position_ids=position_ids,
-            cache=cache if cache is not None else past_key_values,
+            cache=cache,
             inputs_embeds=inputs_embeds,
             use_cache=use_cache,
+            return_dict=True,
             **kwargs,
         )
         logits = self.lm_head(slice_logits_to_keep(outputs.last_hidden_state, logits_to_keep))

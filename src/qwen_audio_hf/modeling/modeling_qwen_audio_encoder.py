@@ -24,7 +24,7 @@ from transformers import initialization as init
 from transformers.activations import ACT2FN
 from transformers.masking_utils import create_bidirectional_mask
 from transformers.modeling_layers import GradientCheckpointingLayer
-from transformers.modeling_outputs import ModelOutput
+from transformers.modeling_outputs import BaseModelOutputWithPooling
 from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 
 from ..core.audio_lengths import audio_token_counts, conv_output_lengths
@@ -41,13 +41,13 @@ def sinusoid_positions(length: int, channels: int, max_timescale: float = 10000.
 
 
 @dataclass
-class QwenAudioEncoderOutput(ModelOutput):
-    """last_hidden_state: (N, T_pool, d_model); output_lengths: valid pooled frames per clip."""
+class QwenAudioEncoderOutput(BaseModelOutputWithPooling):
+    """last_hidden_state: (N, T_pool, d_model); output_lengths: valid pooled frames (audio tokens) per clip.
 
-    last_hidden_state: torch.Tensor | None = None
+    `pooler_output` is filled by `QwenAudioModel.get_audio_features` (the projected [bos, tokens, eos] spans).
+    """
+
     output_lengths: torch.Tensor | None = None
-    hidden_states: tuple[torch.Tensor, ...] | None = None
-    attentions: tuple[torch.Tensor, ...] | None = None
 
 
 def eager_attention_forward(module, query, key, value, attention_mask, scaling, dropout=0.0, **kwargs):
@@ -115,15 +115,16 @@ class QwenAudioEncoderLayer(GradientCheckpointingLayer):
         self.activation_dropout = config.activation_dropout
 
     def forward(self, hidden_states: torch.Tensor, attention_mask: torch.Tensor | None = None, **kwargs):
+        """Returns (hidden_states, attention weights or None)."""
         residual = hidden_states
-        hidden_states, _ = self.self_attn(self.self_attn_layer_norm(hidden_states), attention_mask, **kwargs)
+        hidden_states, attn_weights = self.self_attn(self.self_attn_layer_norm(hidden_states), attention_mask, **kwargs)
         hidden_states = residual + nn.functional.dropout(hidden_states, p=self.dropout, training=self.training)
         residual = hidden_states
         hidden_states = self.activation_fn(self.fc1(self.final_layer_norm(hidden_states)))
         hidden_states = nn.functional.dropout(hidden_states, p=self.activation_dropout, training=self.training)
         hidden_states = self.fc2(hidden_states)
         hidden_states = residual + nn.functional.dropout(hidden_states, p=self.dropout, training=self.training)
-        return hidden_states
+        return hidden_states, attn_weights
 
 
 def init_encoder_positions(module: nn.Module) -> None:
@@ -190,9 +191,18 @@ class QwenAudioEncoder(QwenAudioEncoderPreTrainedModel):
         input_features: torch.Tensor,
         feature_attention_mask: torch.Tensor | None = None,
         output_hidden_states: bool | None = None,
+        output_attentions: bool | None = None,
         **kwargs,
     ) -> QwenAudioEncoderOutput:
-        """input_features: (N, num_mel_bins, frames) log-mel; feature_attention_mask: (N, frames), 1 = real frame."""
+        """input_features: (N, num_mel_bins, frames) log-mel; feature_attention_mask: (N, frames), 1 = real frame.
+
+        hidden_states (when asked): the input of every block, then the pooled, normalised output.
+        attentions (when asked; eager attention only): every block's attention weights.
+        """
+        if output_hidden_states is None:
+            output_hidden_states = self.config.output_hidden_states
+        if output_attentions is None:
+            output_attentions = self.config.output_attentions
         if input_features.dim() != 3 or input_features.shape[1] != self.config.num_mel_bins:
             raise ValueError(
                 f"input_features must have shape (num_audios, {self.config.num_mel_bins}, frames), got "
@@ -241,13 +251,15 @@ class QwenAudioEncoder(QwenAudioEncoderPreTrainedModel):
             config=self.config, inputs_embeds=hidden_states, attention_mask=key_mask
         )
 
-        kwargs.pop("output_attentions", None)  # attention weights are not collected for the audio tower
         kwargs.pop("return_dict", None)
         all_hidden_states = () if output_hidden_states else None
+        all_attentions = () if output_attentions else None
         for layer in self.layers:
             if output_hidden_states:
                 all_hidden_states += (hidden_states,)
-            hidden_states = layer(hidden_states, attention_mask, **kwargs)
+            hidden_states, attn_weights = layer(hidden_states, attention_mask, **kwargs)
+            if output_attentions:
+                all_attentions += (attn_weights,)
 
         hidden_states = self.avg_pooler(hidden_states.permute(0, 2, 1)).permute(0, 2, 1)[:, :output_frames]
         hidden_states = self.layer_norm(hidden_states)
@@ -257,6 +269,7 @@ class QwenAudioEncoder(QwenAudioEncoderPreTrainedModel):
             last_hidden_state=hidden_states,
             output_lengths=audio_token_counts(mel_frames),
             hidden_states=all_hidden_states,
+            attentions=all_attentions,
         )
 
     def _bucketed(self, length: int) -> int:

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
+from torch import nn
 from transformers.cache_utils import Cache, DynamicCache
 from transformers.masking_utils import create_causal_mask
 from transformers.modeling_outputs import BaseModelOutputWithPast
@@ -29,6 +30,7 @@ from transformers.models.qwen2.modeling_qwen2 import (
     apply_rotary_pos_emb,
     eager_attention_forward,
 )
+from transformers.utils.deprecation import deprecate_kwarg
 from transformers.utils.generic import merge_with_config_defaults
 from transformers.utils.output_capturing import capture_outputs
 
@@ -160,8 +162,9 @@ class QwenAudioTextModel(Qwen2Model):
     def __init__(self, config: QwenAudioTextConfig):
         super().__init__(config)
         # <|endoftext|> is both pad and eos: it is a trained token in the original (no padding_idx), so its
-        # embedding must keep receiving gradients.
-        self.embed_tokens.padding_idx = None
+        # embedding must keep receiving gradients and be initialised like any other row: a fresh embedding
+        # without padding_idx (Qwen2's was already initialised with that row zeroed).
+        self.embed_tokens = nn.Embedding(config.vocab_size, config.hidden_size)
         self.rotary_emb = QwenAudioRotaryEmbedding(config=config)
         for layer_idx, layer in enumerate(self.layers):
             layer.self_attn = QwenAudioTextAttention(config, layer_idx)
@@ -209,6 +212,7 @@ class QwenAudioTextModel(Qwen2Model):
 
     @merge_with_config_defaults
     @capture_outputs
+    @deprecate_kwarg("past_key_values", "5.40.0", new_name="cache")
     def forward(
         self,
         input_ids: torch.LongTensor | None = None,
@@ -217,13 +221,10 @@ class QwenAudioTextModel(Qwen2Model):
         cache: Cache | None = None,
         inputs_embeds: torch.Tensor | None = None,
         use_cache: bool | None = None,
-        past_key_values: Cache | None = None,
         ntk_alpha: torch.Tensor | None = None,
         **kwargs,
     ) -> QwenAudioTextModelOutputWithPast:
         """`ntk_alpha` (B,): the alpha returned by the forward that filled `cache`; None at the prefill."""
-        if cache is None:
-            cache = past_key_values
         if (input_ids is None) ^ (inputs_embeds is not None):
             raise ValueError("You must specify exactly one of input_ids or inputs_embeds")
         if inputs_embeds is None:

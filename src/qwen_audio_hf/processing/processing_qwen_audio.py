@@ -30,7 +30,7 @@ from .feature_extraction_qwen_audio import (
 )
 from ..core.audio_lengths import audio_span_length
 from ..core.token_ids import AUDIO_END, AUDIO_PAD, AUDIO_START, IM_END, IM_START, IM_START_ID
-from .special_tokens import check_tags
+from .tag_grammar import check_tags
 from .tokenization_qwen_audio import QwenAudioTokenizer
 
 DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant."

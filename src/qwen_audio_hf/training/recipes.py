@@ -175,12 +175,25 @@ def training_arguments(output_dir: str, **kwargs: Any) -> TrainingArguments:
     )
     if checkpointing:
         settings["activation_checkpointing_kwargs"] = {"use_reentrant": False}
+    if kwargs.get("fsdp") and not _has_accelerator():
+        raise ValueError(
+            "FSDP needs GPUs (or another accelerator): accelerate turns FSDP on only for accelerator runs, so on CPU "
+            "processes the fsdp config would be ignored and the run would silently be plain DDP. Drop fsdp / "
+            "--fsdp-config here (DDP and DeepSpeed ZeRO-2 run on CPU processes)."
+        )
     if not torch.cuda.is_available():
         settings["dataloader_pin_memory"] = False
         if int(os.environ.get("WORLD_SIZE", "1")) > 1:
             settings.update(use_cpu=True, ddp_backend="gloo")
     settings.update({key: value for key, value in kwargs.items() if value is not None})
     return TrainingArguments(**settings)
+
+
+def _has_accelerator() -> bool:
+    import torch
+
+    xpu = getattr(torch, "xpu", None)
+    return torch.cuda.is_available() or bool(xpu is not None and xpu.is_available())
 
 
 def _prepare(data: Any, processor: Any, loader, max_length: int | None):
