@@ -98,3 +98,19 @@ def test_tasks_and_prompts():
     assert LongFormTask.from_prompt("<|startoftranscript|><|en|><|transcribe|><|en|><|notimestamps|><|wo_itn|>").join
     with pytest.raises(ValueError, match="exactly one"):
         LongFormTask.from_prompt("<audio></audio><audio></audio>hi")
+
+
+def test_overlap_decodes_across_seams_within_the_cap_and_keeps_each_word_once(model, processor):
+    audio = recording([(0.0, 19.0)], 19.0, seed=4)  # sound everywhere: forced cuts, as when nobody pauses
+    response = "a<|0.40|> b<|5.00|>"  # "b" ends past any window: only midpoints decide which window keeps it
+    decoder = LongFormDecoder(model, processor, chunk_length_s=5.0, overlap_s=0.5, batch_size=4, max_new_tokens=6,
+                              generate_kwargs={"logits_processor": [_forced(processor, response)]})
+    result = decoder(audio, build_task("asr", timestamps=True), sampling_rate=SR)
+    assert [(w.start_s, w.end_s) for w in result.windows] == [(w.start_s, w.end_s) for w in segment(audio, 4.0)]
+    for index, window in enumerate(result.windows):
+        assert window.offset_s == max(0.0, window.start_s - 0.5)  # decoded audio starts 0.5 s before the window
+        assert min(result.duration_s, window.end_s + 0.5) - window.offset_s <= 5.0  # still within the cap
+    mids = [(w.start + w.end) / 2 for w in result.words]
+    assert mids == sorted(mids) and len(set(mids)) == len(mids)
+    for word in result.words:  # each kept word lies in the window that holds its midpoint
+        assert any(w.start_s <= (word.start + word.end) / 2 < w.end_s for w in result.windows)

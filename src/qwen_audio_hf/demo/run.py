@@ -112,7 +112,7 @@ def run_demo(output_dir: str, settings: Optional[DemoSettings] = None, processor
                                   prompt_text=prompt_text, is_correct=is_correct,
                                   min_seconds=settings.long_form_seconds)
     _log(f"long-form stage: {long_form['clips']} clips in {long_form['recording_s']} s, recovered "
-         f"{long_form['recovered_fraction']:.2f} (chat prompts {long_form['chat']['recovered_fraction']:.2f})", start)
+         f"{long_form['recovered_fraction']:.2f} (tagged prompts {long_form['tagged']['recovered_fraction']:.2f})", start)
 
     metrics = {
         "tasks": {
