@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from qwen_audio_hf.core.token_ids import ENDOFTEXT_ID
 from qwen_audio_hf.processing import QwenAudioFeatureExtractor, QwenAudioProcessor
 from qwen_audio_hf.processing.tokenization_qwen_audio import QwenAudioTokenizer
 
@@ -61,7 +62,7 @@ def test_a_clip_under_30_ms_generates_like_an_empty_audio_span(model, processor)
     inputs = processor(text="<audio></audio>hello", audio=[clip(0.005, 1)], sampling_rate=16000)
     assert inputs["input_ids"].shape[1] == 2 + len(processor.tokenizer("hello")["input_ids"])
     with torch.no_grad():
-        out = model.generate(**inputs, max_new_tokens=3, do_sample=False, pad_token_id=151643, eos_token_id=None)
+        out = model.generate(**inputs, max_new_tokens=3, do_sample=False, pad_token_id=ENDOFTEXT_ID, eos_token_id=None)
         other = processor(text="<audio></audio>hello", audio=[clip(0.009, 2)], sampling_rate=16000)
         logits, other_logits = model(**inputs).logits, model(**other).logits
     assert out.shape[1] == inputs["input_ids"].shape[1] + 3

@@ -11,11 +11,13 @@ import torch._dynamo
 from torch._dynamo.utils import counters
 from transformers import CompileConfig, StaticCache
 
+from qwen_audio_hf.core.token_ids import ENDOFTEXT_ID
+
 from ..tiny_models import audio_features, left_pad_batch, prompt_ids, tiny_model
 
 SEQ_LENGTH = 32
 NEW_TOKENS = 16
-PAD = 151643
+PAD = ENDOFTEXT_ID
 
 
 @pytest.fixture(scope="module")
