@@ -226,6 +226,25 @@ def decode_audio_file(source: str | os.PathLike | bytes, name: str | None = None
             ) from soundfile_error
 
 
+def unpack_audio_source(audio: Any, sampling_rate: Any, *, name: str | None = None) -> tuple[Any, Any]:
+    """A torchcodec ``AudioDecoder`` or a ``datasets`` audio dict -> (array, rate), (bytes, rate) or (path, rate);
+    any other source is returned unchanged."""
+    if is_audio_decoder(audio):
+        audio, sampling_rate = decoder_samples(audio)
+    if isinstance(audio, Mapping):
+        if audio.get("array") is not None:
+            return audio["array"], audio.get("sampling_rate", sampling_rate)
+        if audio.get("bytes"):
+            return audio["bytes"], sampling_rate
+        if audio.get("path"):
+            return audio["path"], sampling_rate
+        raise ValueError(
+            f"{name or 'audio'}: the audio dict with keys {sorted(audio)} has no 'array' (+ 'sampling_rate'), "
+            "'bytes' or 'path'; pass one of them."
+        )
+    return audio, sampling_rate
+
+
 def load_audio(
     audio: Any,
     sampling_rate: Any = None,
@@ -243,20 +262,7 @@ def load_audio(
     its own rate wins over ``sampling_rate``). URLs are only fetched when ``allow_urls=True``. Clips over 30 s are
     cut with a warning.
     """
-    if is_audio_decoder(audio):
-        audio, sampling_rate = decoder_samples(audio)
-    if isinstance(audio, Mapping):
-        if audio.get("array") is not None:
-            audio, sampling_rate = audio["array"], audio.get("sampling_rate", sampling_rate)
-        elif audio.get("bytes"):
-            audio = audio["bytes"]
-        elif audio.get("path"):
-            audio = audio["path"]
-        else:
-            raise ValueError(
-                f"{name or 'audio'}: the audio dict with keys {sorted(audio)} has no 'array' (+ 'sampling_rate'), "
-                "'bytes' or 'path'; pass one of them."
-            )
+    audio, sampling_rate = unpack_audio_source(audio, sampling_rate, name=name)
     if isinstance(audio, (str, os.PathLike, bytes, bytearray)):
         if is_url(audio):
             if not allow_urls:

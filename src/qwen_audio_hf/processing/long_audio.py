@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -28,6 +27,7 @@ from .audio_io import (
     decode_audio_file,
     is_url,
     resample,
+    unpack_audio_source,
     validate_sampling_rate,
 )
 
@@ -93,15 +93,7 @@ def read_long_audio(audio: Any, sampling_rate: Any = None, *, name: str | None =
                     allow_urls: bool = False) -> np.ndarray:
     """Any source the processor accepts (path, encoded bytes, array + rate, ``datasets`` audio dict, URL with
     ``allow_urls=True``), any length, as mono float32 at 16 kHz. Multichannel audio is averaged."""
-    if isinstance(audio, Mapping):
-        if audio.get("array") is not None:
-            audio, sampling_rate = audio["array"], audio.get("sampling_rate", sampling_rate)
-        elif audio.get("bytes"):
-            audio = audio["bytes"]
-        elif audio.get("path"):
-            audio = audio["path"]
-        else:
-            raise ValueError(f"{name or 'audio'}: the audio dict has no 'array' (+ 'sampling_rate'), 'bytes' or 'path'.")
+    audio, sampling_rate = unpack_audio_source(audio, sampling_rate, name=name)
     if isinstance(audio, (str, os.PathLike)):
         if is_url(audio):
             if not allow_urls:
