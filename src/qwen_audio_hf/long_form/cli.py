@@ -10,7 +10,7 @@ import argparse
 import os
 import sys
 
-from ..processing.segmentation import check_chunk_length
+from .windows import check_chunk_length
 from .decoding import DEFAULT_MAX_NEW_TOKENS, TASKS, LongFormDecoder, LongFormError, build_task
 from .formats import FORMATS, render
 
