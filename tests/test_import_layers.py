@@ -36,7 +36,8 @@ TOP_LEVEL_MODULES = {
     "cli": 4,
     "export": 4,
     "__main__": 4,
-    "": 4,  # qwen_audio_hf/__init__.py: imports the model and processing classes to register the Auto classes
+    "registration": 4,  # registers the model and processing classes with the Auto classes
+    "": 4,  # qwen_audio_hf/__init__.py: lazy access to the classes and subpackages; installs the registration
 }
 """Rank of each module directly in qwen_audio_hf/ (by name, "" for the package's __init__)."""
 

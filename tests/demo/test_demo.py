@@ -1,6 +1,5 @@
 """The built-in demo: synthetic tasks, the windowed-logits collator, and a shortened end-to-end run that must learn."""
 
-import argparse
 import json
 import os
 
@@ -9,6 +8,7 @@ import pytest
 import torch
 
 from qwen_audio_hf import demo
+from qwen_audio_hf.cli import build_parser
 from qwen_audio_hf.demo import synthetic
 from qwen_audio_hf.training.collator import QwenAudioDataCollator
 
@@ -100,11 +100,13 @@ def test_window_collator_keeps_the_loss(processor):
 
 
 # ------------------------------------------------------------------------------------------- end to end
-def test_cli_arguments():
-    parser = argparse.ArgumentParser()
-    demo.add_cli_arguments(parser)
-    args = parser.parse_args(["--output-dir", "x", "--pretrain-steps", "7"])
-    assert args.output_dir == "x" and args.pretrain_steps == 7 and args.sft_steps == demo.DemoSettings().sft_steps
+def test_cli_arguments_fill_the_demo_settings(monkeypatch):
+    seen = {}
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # run_cli sets it for the demo
+    monkeypatch.setattr(demo.run, "run_demo", lambda output_dir, settings: seen.update(dir=output_dir, settings=settings))
+    args = build_parser().parse_args(["demo", "--output-dir", "x", "--pretrain-steps", "7"])
+    assert args._run(args) == 0
+    assert seen["dir"] == "x" and seen["settings"] == demo.DemoSettings(pretrain_steps=7)
 
 
 def test_shortened_demo_learns_from_the_audio_and_writes_a_reloadable_model(processor, tmp_path, capsys):

@@ -6,7 +6,7 @@ the long-form stage of `long_form`) and holds the CLI.
 """
 
 from . import synthetic
-from .run import accuracy_by_task, add_cli_arguments, evaluate, generate_answers, run_cli, run_demo
+from .run import accuracy_by_task, evaluate, generate_answers, run_cli, run_demo
 from .tasks import (
     CHAT_QUESTIONS,
     answer_label,
@@ -32,7 +32,6 @@ __all__ = [
     "DemoSettings",
     "SupervisedWindowCollator",
     "accuracy_by_task",
-    "add_cli_arguments",
     "answer_label",
     "build_processor",
     "build_tiny_model",

@@ -162,19 +162,9 @@ def _print_summary(metrics, examples, answers, count) -> None:
 
 
 # ------------------------------------------------------------------------------------------------ CLI
-def add_cli_arguments(parser: argparse.ArgumentParser) -> None:
-    defaults = DemoSettings()
-    parser.add_argument("--output-dir", required=True, help="where the model, logs and metrics.json go")
-    parser.add_argument("--seed", type=int, default=defaults.seed)
-    parser.add_argument("--pretrain-steps", type=int, default=defaults.pretrain_steps)
-    parser.add_argument("--sft-steps", type=int, default=defaults.sft_steps)
-    parser.add_argument("--eval-per-task", type=int, default=defaults.eval_per_task)
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
-
-
 def run_cli(args: argparse.Namespace) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    settings = DemoSettings(seed=args.seed, pretrain_steps=args.pretrain_steps, sft_steps=args.sft_steps,
-                            eval_per_task=args.eval_per_task, threads=args.threads)
+    given = {name: getattr(args, name) for name in ("seed", "pretrain_steps", "sft_steps", "eval_per_task", "threads")}
+    settings = DemoSettings(**{name: value for name, value in given.items() if value is not None})
     run_demo(args.output_dir, settings)
     return 0

@@ -1,4 +1,4 @@
-"""`qwen-audio-hf eval`: run a benchmark protocol, or rescore saved predictions.
+"""`qwen-audio-hf eval`: run a benchmark protocol, or rescore saved predictions (arguments: `qwen_audio_hf.cli`).
 
 Examples::
 
@@ -13,36 +13,6 @@ import argparse
 import json
 import os
 import sys
-
-from .protocols import FAMILY_DEFAULTS, PROTOCOLS
-
-_DTYPES = ("auto", "float32", "bfloat16", "float16")
-
-
-def add_cli_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.epilog = __doc__.split("Examples::", 1)[1].rstrip() + "\n\nProtocols and their scoring: docs/EVALUATION.md"
-    tasks = [*PROTOCOLS, *(k for k in FAMILY_DEFAULTS if k not in PROTOCOLS)]
-    parser.add_argument("--task", required=True, choices=tasks, metavar="TASK",
-                        help=f"protocol ({', '.join(PROTOCOLS)}) or family ({', '.join(FAMILY_DEFAULTS)})")
-    parser.add_argument("--data", help="evaluation data: a .jsonl in the original's format (audio, gt, source, ...) "
-                                       "or a datasets directory saved with save_to_disk")
-    parser.add_argument("--model", help="model directory (native, or an original Qwen-Audio checkpoint)")
-    parser.add_argument("--processor", help="processor directory (default: --model)")
-    parser.add_argument("--predictions", help="score this predictions file instead of generating "
-                                              "(ours, or the original's results .json)")
-    parser.add_argument("--output-dir", default="eval_results", help="where predictions and scores are written")
-    parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--max-new-tokens", type=int, help="override the protocol's decoding length")
-    parser.add_argument("--language", help="speech/text language for asr and srwt (e.g. en, zh)")
-    parser.add_argument("--limit", type=int, help="evaluate only the first N examples")
-    parser.add_argument("--split", help="split to use when --data is a DatasetDict directory")
-    parser.add_argument("--device", help="device for a single-process run (default: cuda if available, else cpu)")
-    parser.add_argument("--dtype", default="auto", choices=_DTYPES, help="model dtype")
-    parser.add_argument("--spice", default="auto", choices=("auto", "require", "skip"),
-                        help="captioning: compute SPICE if its Stanford jars are installed (auto), fail without "
-                             "them (require), or never (skip)")
-    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
 def _print_scores(task: str, scores: dict, paper: dict, files: dict | None = None) -> None:
@@ -100,4 +70,4 @@ def run_cli(args: argparse.Namespace) -> int:
     return 0
 
 
-__all__ = ["add_cli_arguments", "run_cli"]
+__all__ = ["run_cli"]

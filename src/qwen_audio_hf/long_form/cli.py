@@ -1,5 +1,7 @@
 """`qwen-audio-hf transcribe AUDIO [AUDIO ...] --model DIR`: long recordings to json/txt/srt/vtt files.
 
+Its arguments are declared in `qwen_audio_hf.cli` (torch-free, so `--help` is instant).
+
 Every input gets OUTPUT_DIR/<name>.<format>. A file that cannot be read is reported (naming it) and skipped;
 the others are still processed and written, and the exit code is 1 at the end.
 """
@@ -10,29 +12,9 @@ import argparse
 import os
 import sys
 
+from .decoding import LongFormDecoder, LongFormError, build_task
+from .formats import render
 from .windows import check_chunk_length
-from .decoding import DEFAULT_MAX_NEW_TOKENS, TASKS, LongFormDecoder, LongFormError, build_task
-from .formats import FORMATS, render
-
-
-def add_cli_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("audio", nargs="+", metavar="AUDIO", help="audio files of any length (wav, flac, ogg, mp3, ...)")
-    parser.add_argument("--model", required=True, metavar="DIR", help="model directory (converted or original)")
-    parser.add_argument("--task", choices=TASKS, default="asr",
-                        help="asr: transcription; s2tt: speech translation; caption: one caption per window")
-    parser.add_argument("--language", default="en", help="spoken language (asr/s2tt) or caption language")
-    parser.add_argument("--target-language", default=None, help="output language of s2tt, e.g. zh")
-    parser.add_argument("--timestamps", action="store_true", help="word timestamps (asr); adds 'words' to the JSON")
-    parser.add_argument("--chunk-length-s", type=float, default=30.0, help="longest window in seconds (<= 30)")
-    parser.add_argument("--batch-size", type=int, default=8, help="windows decoded together")
-    parser.add_argument("--max-new-tokens", type=int, default=DEFAULT_MAX_NEW_TOKENS, help="per window")
-    parser.add_argument("--num-beams", type=int, default=1, help="beam search width (1: greedy)")
-    parser.add_argument("--overlap-s", type=float, default=0.0,
-                        help="extra audio decoded on both sides of each window; words repeated at seams are removed")
-    parser.add_argument("--format", choices=FORMATS, default="json")
-    parser.add_argument("--output-dir", default=".", metavar="D", help="where the output files go (default: .)")
-    parser.add_argument("--device", default=None, help="e.g. cuda, cpu (default: cuda when available)")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def _output_paths(sources: list[str], output_dir: str, fmt: str) -> list[str]:
@@ -89,4 +71,4 @@ def run_cli(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
-__all__ = ["add_cli_arguments", "run_cli"]
+__all__ = ["run_cli"]

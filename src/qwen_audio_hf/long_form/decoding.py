@@ -19,14 +19,15 @@ import numpy as np
 
 from ..core import token_ids as st
 from ..core.audio_lengths import TARGET_SAMPLING_RATE
+from ..core.command_options import LONG_FORM_MAX_NEW_TOKENS, LONG_FORM_TASKS
 from ..modeling.generation import generate_texts
 from ..processing.tags import TaskPrompt, extract_timestamps, find_task_prompt
 from .reading import read_long_audio
 from .stitching import LongFormResult, WindowResult, parse_window, stitch, window_text
 from .windows import SILENCE_DB, Window, active_region, check_chunk_length, segment
 
-TASKS = ("asr", "s2tt", "caption")
-DEFAULT_MAX_NEW_TOKENS = 256
+TASKS = LONG_FORM_TASKS
+DEFAULT_MAX_NEW_TOKENS = LONG_FORM_MAX_NEW_TOKENS
 MIN_CLIP_SAMPLES = 480
 """30 ms: shorter sound in a window is zero-padded to this, the shortest clip that gives one audio token."""
 _JOINED_TASKS = ("transcribe", "translate")

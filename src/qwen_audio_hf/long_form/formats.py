@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 
+from ..core.command_options import OUTPUT_FORMATS
 from .stitching import LongFormResult
 
-FORMATS = ("json", "txt", "srt", "vtt")
+FORMATS = OUTPUT_FORMATS
 
 
 def _clock(seconds: float, separator: str) -> str:

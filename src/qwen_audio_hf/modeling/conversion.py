@@ -11,19 +11,11 @@ import os
 
 import torch
 
+from ..core.command_options import DTYPE_NAMES
+
 logger = logging.getLogger(__name__)
 
-_DTYPES = {"auto": "auto", "float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
-
-
-def add_cli_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("src", help="original hub checkpoint (directory or repo id) or a native checkpoint")
-    parser.add_argument("dst", help="output directory for the native checkpoint")
-    parser.add_argument("--max-shard-size", default="5GB", help="largest safetensors shard (default: 5GB)")
-    parser.add_argument(
-        "--dtype", choices=sorted(_DTYPES), default="auto", help="weight dtype to write (default: as stored in SRC)"
-    )
-    parser.add_argument("--no-processor", action="store_true", help="write the model only, not the processor")
+_DTYPES = {name: name if name == "auto" else getattr(torch, name) for name in DTYPE_NAMES}
 
 
 def convert_checkpoint(src: str, dst: str, max_shard_size="5GB", dtype="auto", save_processor: bool = True) -> str:
@@ -65,4 +57,4 @@ def run_cli(args: argparse.Namespace) -> int:
     return 0
 
 
-__all__ = ["add_cli_arguments", "convert_checkpoint", "run_cli"]
+__all__ = ["convert_checkpoint", "run_cli"]
