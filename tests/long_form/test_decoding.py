@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from qwen_audio_hf.long_form import LongFormDecoder, LongFormError, LongFormTask, build_task
-from qwen_audio_hf.processing.segmentation import active_region, segment
+from qwen_audio_hf.long_form.windows import active_region, segment
 from qwen_audio_hf.processing.tags import TaskPrompt
 
 from .conftest import SR, ForceResponse, recording

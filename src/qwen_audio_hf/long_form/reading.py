@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from .audio_io import (
+from ..processing.audio_io import (
     TARGET_SAMPLING_RATE,
     _downmix,
     _to_float,
