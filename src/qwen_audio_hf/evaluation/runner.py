@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..modeling.generation import generate_texts
-from .data import audio_label, check_records, load_records, load_waveform
+from ..processing.audio_io import load_audio, record_sampling_rate
+from .data import audio_label, check_records, load_records
 from .protocols import Protocol, get_protocol
 
 
@@ -45,7 +46,8 @@ class _Waveforms(Sequence):
     def __getitem__(self, index):
         if isinstance(index, slice):
             return [self[i] for i in range(*index.indices(len(self)))]
-        return load_waveform(self.records[index]["audio"], name=f"audio of record {index}")
+        audio = self.records[index]["audio"]
+        return load_audio(audio, record_sampling_rate(audio), name=f"audio of record {index}")
 
 
 def generate_responses(
