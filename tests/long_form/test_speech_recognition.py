@@ -16,7 +16,8 @@ from qwen_audio_hf.long_form import LongFormDecoder, LongFormTask
 from qwen_audio_hf.long_form.speech_recognition import QwenAudioSpeechRecognitionPipeline, transcription_task
 from qwen_audio_hf.processing.tags import TaskPrompt
 
-from .conftest import SR, ForceResponse, recording
+from ..tiny_models import ForceResponse
+from .signals import SR, recording
 
 SPANS = [(0.5, 3.0), (4.2, 6.8), (8.6, 12.3)]
 
