@@ -310,6 +310,30 @@ class QwenAudioProcessor(QwenAudioChatMixin, ProcessorMixin):
                 attention_mask.append([1] * len(row) + [0] * fill)
         return input_ids, attention_mask
 
+    # ------------------------------------------------------------------ transcription (transcription_request.py)
+    def apply_transcription_request(self, audio, language=None, task="transcribe", timestamps: bool = False,
+                                    format: str = "tags", **kwargs) -> BatchFeature:
+        """Batched, left-padded inputs asking to transcribe (or translate) each clip; see
+        :func:`~qwen_audio_hf.processing.transcription_request.build_transcription_request`."""
+        from .transcription_request import build_transcription_request  # the tag modules load on first use
+
+        return build_transcription_request(self, audio, language=language, task=task, timestamps=timestamps,
+                                           format=format, **kwargs)
+
+    def decode(self, *args, return_format: str = "raw", **kwargs):
+        """Tokenizer decode; ``return_format="parsed"`` gives ``{"text", "words"}``, ``"transcription_only"`` the
+        text alone (special tokens dropped, timestamps read into ``words``)."""
+        from .transcription_request import decode_transcription
+
+        return decode_transcription(self.tokenizer, *args, return_format=return_format, **kwargs)
+
+    def batch_decode(self, *args, return_format: str = "raw", **kwargs):
+        """:meth:`decode` for a batch of sequences."""
+        from .transcription_request import decode_transcription
+
+        return decode_transcription(self.tokenizer, *args, return_format=return_format, batched=True, **kwargs)
+
+
 def _has_processor_files(directory: str) -> bool:
     return any(
         os.path.isfile(os.path.join(directory, name))
