@@ -12,9 +12,9 @@ import argparse
 import os
 import sys
 
-from ..processing.segmentation import check_chunk_length
 from .decoding import LongFormDecoder, LongFormError, build_task
 from .formats import render
+from .windows import check_chunk_length
 
 
 def _output_paths(sources: list[str], output_dir: str, fmt: str) -> list[str]:
