@@ -26,11 +26,18 @@ from transformers.utils.quantization_config import QuantizationConfigMixin
 QUANT_METHOD = "qwen_audio_int8"
 
 
-def quantize_rows(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Symmetric per-row int8: (int8 weight, fp32 scales) with weight ~= int8 * scale[:, None]."""
-    weight = weight.detach().float()
-    scale = (weight.abs().amax(dim=1) / 127.0).clamp(min=1e-12)
-    return torch.round(weight / scale[:, None]).clamp(-127, 127).to(torch.int8), scale
+def quantize_rows(weight: torch.Tensor, rows_per_step: int = 4096) -> tuple[torch.Tensor, torch.Tensor]:
+    """Symmetric per-row int8: (int8 weight, fp32 scales) with weight ~= int8 * scale[:, None]. Works through
+    `rows_per_step` rows at a time, so the fp32 temporaries stay small even for the 155947-row lm_head."""
+    weight = weight.detach()
+    quantized = torch.empty(weight.shape, dtype=torch.int8)
+    scale = torch.empty(weight.shape[0], dtype=torch.float32)
+    for start in range(0, weight.shape[0], rows_per_step):
+        rows = weight[start:start + rows_per_step].float()
+        row_scale = (rows.abs().amax(dim=1) / 127.0).clamp(min=1e-12)
+        quantized[start:start + rows_per_step] = torch.round(rows / row_scale[:, None]).clamp(-127, 127)
+        scale[start:start + rows_per_step] = row_scale
+    return quantized, scale
 
 
 class Int8Linear(nn.Module):
