@@ -67,6 +67,7 @@ def _register() -> None:
         QwenAudioTextConfig,
         QwenAudioTextModel,
     )
+    from .modeling.original_auto_classes import install_original_layout_loading
     from .processing import QwenAudioFeatureExtractor, QwenAudioProcessor, QwenAudioTokenizer
 
     for config_class in (QwenAudioConfig, QwenAudioEncoderConfig, QwenAudioTextConfig):
@@ -81,6 +82,7 @@ def _register() -> None:
     AutoFeatureExtractor.register(QwenAudioConfig, QwenAudioFeatureExtractor, exist_ok=True)
     AutoProcessor.register(QwenAudioConfig, QwenAudioProcessor, exist_ok=True)
     AutoTokenizer.register(QwenAudioConfig, tokenizer_class=QwenAudioTokenizer, exist_ok=True)
+    install_original_layout_loading()  # Auto*.from_pretrained(ORIGINAL_DIR): no remote code, no prompt
     register_pipeline()  # transformers.pipeline("qwen-audio-long-form", model=DIR)
     install_save_pretrained_hooks()  # save_pretrained / push_to_hub / Trainer also write the remote-code files
 

@@ -115,6 +115,17 @@ def translate_original_config(config_dict: dict[str, Any]) -> dict[str, Any]:
     return native
 
 
+def describe_unsupported_qwen(config_dict: dict[str, Any]) -> str:
+    """The error for a model_type "qwen" config.json that is not Qwen-Audio (Qwen-7B/-14B, Qwen-VL, ...)."""
+    kind = "Qwen-VL (a \"visual\" section)" if isinstance(config_dict.get("visual"), dict) else "a Qwen text model"
+    return (
+        f"this folder is {kind}: its config.json has model_type \"qwen\" but no \"audio\" section, so it is not "
+        "Qwen-Audio. qwen_audio_hf reads only Qwen-Audio / Qwen-Audio-Chat checkpoints (original layout: "
+        "model_type \"qwen\" with an \"audio\" section, or converted: model_type \"qwen_audio\"). Load other "
+        "Qwen models with their own code (trust_remote_code=True) or with transformers' Qwen2 classes."
+    )
+
+
 _DOWNLOAD_KWARGS = ("cache_dir", "force_download", "proxies", "token", "revision", "local_files_only", "subfolder")
 
 
@@ -204,6 +215,7 @@ def register(config_class, model_class) -> None:
 
 __all__ = [
     "OriginalLayoutReader",
+    "describe_unsupported_qwen",
     "register",
     "is_original_config",
     "original_layout_loading",
