@@ -14,6 +14,9 @@ import json
 import os
 import sys
 
+from ..core.model_sources import check_model_source
+from ..modeling.progress import progress_bars
+
 
 def _print_scores(task: str, scores: dict, paper: dict, files: dict | None = None) -> None:
     print(f"== {task}")
@@ -57,7 +60,9 @@ def run_cli(args: argparse.Namespace) -> int:
             return 0
         if not args.data or not args.model:
             raise ValueError("pass --data and --model to generate and score (or --predictions FILE to only score)")
-        model, processor = _load(args)
+        check_model_source(args.model)
+        with progress_bars(not args.no_progress):
+            model, processor = _load(args)
         result = evaluate(model, processor, args.data, args.task, batch_size=args.batch_size,
                           output_dir=args.output_dir, language=args.language, limit=args.limit,
                           max_new_tokens=args.max_new_tokens, spice=args.spice, split=args.split,
