@@ -13,6 +13,8 @@ import argparse
 import torch
 
 from qwen_audio_hf import QwenAudioForConditionalGeneration, QwenAudioProcessor, TaskPrompt
+from qwen_audio_hf.core.token_ids import BASE_END_TOKENS, END_TOKENS
+from qwen_audio_hf.modeling.generation import generate_batch
 from qwen_audio_hf.processing.tags import strip_tags
 
 TASKS = {
@@ -43,12 +45,8 @@ def main() -> None:
     else:
         prompt = TASKS[args.task]().to_text(audio=args.audio)  # <audio>PATH</audio><|startoftranscript|>...
         inputs = processor(text=prompt, return_tensors="pt")
-    inputs = inputs.to(device)
-    tokenizer = processor.tokenizer
-    stop_ids = [tokenizer.im_end_id, tokenizer.eos_token_id] if args.chat else [tokenizer.eos_token_id]
-    with torch.inference_mode():
-        output = model.generate(**inputs, max_new_tokens=args.max_new_tokens, do_sample=False, eos_token_id=stop_ids)
-    answer = processor.decode(output[0, inputs["input_ids"].shape[1]:], skip_special_tokens=False)
+    [answer] = generate_batch(model, processor, inputs, max_new_tokens=args.max_new_tokens, min_new_tokens=None,
+                              end_tokens=END_TOKENS if args.chat else BASE_END_TOKENS)
     print(strip_tags(answer).strip())
 
 

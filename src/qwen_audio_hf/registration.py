@@ -58,6 +58,7 @@ def _register() -> None:
 
     from .export import install_save_pretrained_hooks
     from .long_form.pipeline import register_pipeline
+    from .long_form.speech_recognition import register_speech_recognition
     from .modeling import (
         QwenAudioConfig,
         QwenAudioEncoder,
@@ -84,6 +85,7 @@ def _register() -> None:
     AutoTokenizer.register(QwenAudioConfig, tokenizer_class=QwenAudioTokenizer, exist_ok=True)
     install_original_layout_loading()  # Auto*.from_pretrained(ORIGINAL_DIR): no remote code, no prompt
     register_pipeline()  # transformers.pipeline("qwen-audio-long-form", model=DIR)
+    register_speech_recognition()  # transformers.pipeline("automatic-speech-recognition", model=DIR)
     install_save_pretrained_hooks()  # save_pretrained / push_to_hub / Trainer also write the remote-code files
 
 

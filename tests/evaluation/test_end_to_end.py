@@ -13,7 +13,8 @@ import torch
 from qwen_audio_hf.cli import main as cli_main
 from qwen_audio_hf.evaluation import PROTOCOLS, evaluate, generate_responses, score_predictions
 from qwen_audio_hf.evaluation.data import load_predictions
-from qwen_audio_hf.evaluation.runner import _shard, greedy_generation_config
+from qwen_audio_hf.evaluation.runner import _shard
+from qwen_audio_hf.modeling.generation import greedy_generation_config
 from qwen_audio_hf.processing import QwenAudioFeatureExtractor, QwenAudioProcessor
 from qwen_audio_hf.processing.tokenization_qwen_audio import QwenAudioTokenizer
 

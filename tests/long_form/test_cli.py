@@ -8,7 +8,7 @@ import soundfile
 
 from qwen_audio_hf.cli import main
 
-from .conftest import SR, recording
+from .signals import SR, recording
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,9 @@ import numpy as np
 import soundfile
 import torch
 
-from qwen_audio_hf import QwenAudioConfig, QwenAudioForConditionalGeneration, QwenAudioProcessor, QwenAudioTokenizer
+from qwen_audio_hf import QwenAudioForConditionalGeneration, QwenAudioProcessor, QwenAudioTokenizer
+
+from ..tiny_models import tiny_model
 
 MAX_NEW_TOKENS = 12
 SEQ_LENGTH = 512
@@ -25,19 +27,7 @@ CLIPS = [("tone", 2.5, 16000), ("chirp", 4.0, 16000), ("noise44k", 1.7, 44100)]
 
 def tiny_checkpoint_model(seed: int = 0) -> QwenAudioForConditionalGeneration:
     """head_dim 32 (vLLM's CPU attention needs >= 32); larger random weights so tokens differ between inputs."""
-    torch.manual_seed(seed)
-    config = QwenAudioConfig(
-        audio_config=dict(d_model=64, encoder_layers=2, encoder_attention_heads=4, num_mel_bins=80),
-        text_config=dict(
-            hidden_size=128, intermediate_size=256, num_hidden_layers=2, num_attention_heads=4, seq_length=SEQ_LENGTH
-        ),
-    )
-    model = QwenAudioForConditionalGeneration(config).eval()
-    with torch.no_grad():
-        for name, param in model.named_parameters():
-            if param.dim() >= 2 and "norm" not in name:
-                param.normal_(0.0, 0.08)
-    return model
+    return tiny_model(seed, layers=2, hidden=128, heads=4, audio_d_model=64, init_std=0.08, seq_length=SEQ_LENGTH)
 
 
 def make_clip(kind: str, seconds: float, rate: int) -> np.ndarray:

@@ -23,7 +23,8 @@ from qwen_audio_hf.training import (
     sft,
     training_arguments,
 )
-from qwen_audio_hf.training.recipes import tiny_random_model
+
+from ..tiny_models import tiny_training_model
 
 EXAMPLES = os.path.join(os.path.dirname(__file__), "..", "..", "examples")
 FAST = dict(per_device_train_batch_size=2, learning_rate=1e-3, warmup_steps=0, logging_steps=1,
@@ -94,7 +95,7 @@ def test_group_by_length_uses_the_length_column(processor, pretraining_data, tin
 
 
 def test_pretrain_trains_audio_side_writes_curve_and_resumes(processor, pretraining_data, tmp_path):
-    model = tiny_random_model(seed=0)
+    model = tiny_training_model(seed=0)
     before = _snapshot(model)
     result = pretrain(model, processor, pretraining_data, str(tmp_path / "run"), max_steps=2, save_steps=1, **FAST)
     losses = [entry["loss"] for entry in result.log_history if "loss" in entry]
@@ -107,7 +108,7 @@ def test_pretrain_trains_audio_side_writes_curve_and_resumes(processor, pretrain
     assert os.path.isdir(tmp_path / "run" / "checkpoint-1") and os.path.isfile(tmp_path / "run" / "model.safetensors")
 
     # Resume from checkpoint-1 in a fresh process state: step 2 reproduces the uninterrupted run.
-    resumed = pretrain(tiny_random_model(seed=1), processor, pretraining_data, str(tmp_path / "resumed"),
+    resumed = pretrain(tiny_training_model(seed=1), processor, pretraining_data, str(tmp_path / "resumed"),
                        max_steps=2, save_steps=10, resume_from_checkpoint=str(tmp_path / "run" / "checkpoint-1"),
                        **FAST)
     resumed_losses = {entry["step"]: entry["loss"] for entry in resumed.log_history if "loss" in entry}
@@ -118,7 +119,7 @@ def test_pretrain_trains_audio_side_writes_curve_and_resumes(processor, pretrain
 
 
 def test_sft_lora_merge_and_export(processor, sft_data, tmp_path):
-    model = tiny_random_model(seed=0)
+    model = tiny_training_model(seed=0)
     before = _snapshot(model)
     result = sft(model, processor, sft_data, str(tmp_path / "sft"), max_steps=1, save_steps=10, **FAST)
     peft_model = result.model
@@ -145,7 +146,7 @@ def test_sft_lora_merge_and_export(processor, sft_data, tmp_path):
 
 
 def test_sft_full_with_gradient_checkpointing_trains_language_model_only(processor, sft_data, tmp_path):
-    model = tiny_random_model(seed=0)
+    model = tiny_training_model(seed=0)
     before = _snapshot(model)
     result = sft(model, processor, sft_data, str(tmp_path / "full"), use_lora=False, gradient_checkpointing=True,
                  max_steps=1, save_steps=10, **FAST)

@@ -14,9 +14,9 @@ import sys
 
 from ..core.model_sources import check_model_source
 from ..modeling.progress import progress_bars
-from ..processing.segmentation import check_chunk_length
 from .decoding import LongFormDecoder, LongFormError, build_task
 from .formats import render
+from .windows import check_chunk_length
 
 
 def _count(number: int, noun: str) -> str:

@@ -18,7 +18,7 @@ import numpy as np
 from transformers import Pipeline
 
 from ..core.audio_lengths import TARGET_SAMPLING_RATE
-from ..processing.long_audio import read_long_audio
+from .reading import read_long_audio
 from .decoding import DEFAULT_MAX_NEW_TOKENS, LongFormDecoder, LongFormTask, build_task
 
 TASK_NAME = "qwen-audio-long-form"

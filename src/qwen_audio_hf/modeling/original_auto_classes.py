@@ -21,9 +21,10 @@ import functools
 import os
 from typing import Any
 
+from ..core.original_config import ORIGINAL_MODEL_TYPE, is_original_config
 from ..processing import QwenAudioFeatureExtractor, QwenAudioProcessor, QwenAudioTokenizer
 from .configuration_qwen_audio import QwenAudioConfig
-from .original_checkpoint import ORIGINAL_MODEL_TYPE, is_original_config, read_raw_config_dict
+from .original_checkpoint import read_raw_config_dict
 
 _AUTO_ONLY_KWARGS = ("trust_remote_code", "code_revision", "config", "use_fast", "_from_pipeline", "_from_auto",
                      "name_or_path")

@@ -23,11 +23,10 @@ from typing import Any
 from transformers import PretrainedConfig
 from transformers.core_model_loading import Chunk, WeightConverter, WeightRenaming
 
+from ..core.original_config import is_original_config
 from ..core.original_keys import FUSED_QKV_SOURCE, ORIGINAL_KEY_RENAMES
-from ..core.token_ids import AUDIO_PAD_ID, AUDIO_START_ID, ENDOFTEXT_ID, IM_END_ID, IM_START_ID, PADDED_VOCAB_SIZE
+from ..core.token_ids import AUDIO_PAD_ID, AUDIO_START_ID, CHAT_STOP_TOKEN_IDS, ENDOFTEXT_ID, PADDED_VOCAB_SIZE
 from .configuration_qwen_audio import QwenAudioConfig
-
-ORIGINAL_MODEL_TYPE = "qwen"
 
 # Set while `from_pretrained` reads an original-layout checkpoint.
 _LOADING_ORIGINAL_LAYOUT = contextvars.ContextVar("qwen_audio_loading_original_layout", default=False)
@@ -40,11 +39,6 @@ def original_weight_mapping() -> list:
     transforms: list = [WeightRenaming(source, target) for source, target in ORIGINAL_KEY_RENAMES]
     transforms.append(WeightConverter(FUSED_QKV_SOURCE, list(SPLIT_QKV_TARGETS), operations=[Chunk(dim=0)]))
     return transforms
-
-
-def is_original_config(config_dict: dict[str, Any]) -> bool:
-    """True for the original hub config.json (model_type "qwen" with an "audio" dict)."""
-    return config_dict.get("model_type") == ORIGINAL_MODEL_TYPE and isinstance(config_dict.get("audio"), dict)
 
 
 def _require(condition: bool, message: str) -> None:
@@ -161,7 +155,6 @@ def original_layout_loading(pretrained_model_name_or_path, kwargs: dict[str, Any
         _LOADING_ORIGINAL_LAYOUT.reset(token)
 
 
-CHAT_STOP_TOKEN_IDS = [IM_END_ID, IM_START_ID, ENDOFTEXT_ID]
 _ORIGINAL_ONLY_GENERATION_KEYS = ("chat_format", "stop_words_ids", "max_window_size")
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .audio_io import MAX_AUDIO_SECONDS, TARGET_SAMPLING_RATE
+from ..processing.audio_io import MAX_AUDIO_SECONDS, TARGET_SAMPLING_RATE
 
 HOP_SAMPLES = TARGET_SAMPLING_RATE // 100
 """10 ms: the grid on which frames are measured and cuts are placed."""
