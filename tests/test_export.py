@@ -16,7 +16,6 @@ from transformers.dynamic_module_utils import get_imports
 from qwen_audio_hf import export
 from qwen_audio_hf.modeling import QwenAudioForConditionalGeneration
 from qwen_audio_hf.processing import QwenAudioProcessor
-from qwen_audio_hf.processing.tokenization_qwen_audio import QwenAudioTokenizer
 
 from .tiny_models import tiny_model
 
@@ -52,11 +51,6 @@ REMOTE_SCRIPT = textwrap.dedent(
                       "qwen_audio_hf_loaded": any(m.split(".")[0] in BLOCKED for m in sys.modules)}))
     """
 )
-
-
-@pytest.fixture(scope="module")
-def processor():
-    return QwenAudioProcessor(tokenizer=QwenAudioTokenizer())
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ from qwen_audio_hf.core.token_ids import AUDIO_END_ID as AUDIO_END
 from qwen_audio_hf.core.token_ids import AUDIO_PAD_ID as AUDIO_PAD
 from qwen_audio_hf.core.token_ids import AUDIO_START_ID as AUDIO_START
 from qwen_audio_hf.core.token_ids import ENDOFTEXT_ID, PADDED_VOCAB_SIZE
-from qwen_audio_hf.modeling import QwenAudioConfig, QwenAudioForConditionalGeneration
+from qwen_audio_hf.modeling import QwenAudioConfig, QwenAudioEncoder, QwenAudioEncoderConfig, QwenAudioForConditionalGeneration
 
 TEXT_IDS = [1000, 2000, 3000, 4000, 5000, 6000, 7000, 8000, 9000, 10000]
 
@@ -35,11 +35,23 @@ def tiny_model(seed: int = 0, *, layers: int = 2, hidden: int = 64, heads: int =
     torch.manual_seed(seed)
     model = QwenAudioForConditionalGeneration(tiny_config(layers=layers, hidden=hidden, heads=heads,
                                                           **config_overrides)).eval()
-    if init_std is not None:
-        with torch.no_grad():
-            for name, param in model.named_parameters():
-                if param.dim() >= 2 and "norm" not in name:
-                    param.normal_(0.0, init_std)
+    return redraw_weights(model, init_std) if init_std is not None else model
+
+
+def tiny_encoder(seed: int = 0, *, init_std: float = 0.1, **config) -> QwenAudioEncoder:
+    """The audio tower alone (d_model 32, 2 layers, 4 heads unless `config` says otherwise), weights redrawn with
+    `init_std`, eval mode."""
+    torch.manual_seed(seed)
+    config = {"d_model": 32, "encoder_layers": 2, "encoder_attention_heads": 4, **config}
+    return redraw_weights(QwenAudioEncoder(QwenAudioEncoderConfig(**config)).eval(), init_std)
+
+
+def redraw_weights(model, std: float):
+    """Redraw every weight matrix (not the 1-D norms and biases) from N(0, std) in place; returns the model."""
+    with torch.no_grad():
+        for param in model.parameters():
+            if param.dim() >= 2:
+                param.normal_(0.0, std)
     return model
 
 

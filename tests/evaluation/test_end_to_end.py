@@ -15,8 +15,6 @@ from qwen_audio_hf.evaluation import PROTOCOLS, evaluate, generate_responses, sc
 from qwen_audio_hf.evaluation.data import load_predictions
 from qwen_audio_hf.evaluation.runner import _shard
 from qwen_audio_hf.modeling.generation import greedy_generation_config
-from qwen_audio_hf.processing import QwenAudioFeatureExtractor, QwenAudioProcessor
-from qwen_audio_hf.processing.tokenization_qwen_audio import QwenAudioTokenizer
 
 from ..tiny_models import tiny_decoding_model
 
@@ -30,11 +28,6 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(previous)
-
-
-@pytest.fixture(scope="module")
-def processor():
-    return QwenAudioProcessor(QwenAudioFeatureExtractor(), QwenAudioTokenizer())
 
 
 @pytest.fixture(scope="module")

@@ -2,16 +2,8 @@
 
 import pytest
 
-from qwen_audio_hf.processing import QwenAudioFeatureExtractor, QwenAudioProcessor
-from qwen_audio_hf.processing.tokenization_qwen_audio import QwenAudioTokenizer
 
 from ..tiny_models import tiny_decoding_model
-
-
-
-@pytest.fixture(scope="session")
-def processor():
-    return QwenAudioProcessor(QwenAudioFeatureExtractor(), QwenAudioTokenizer())
 
 
 @pytest.fixture(scope="session")

@@ -11,17 +11,10 @@ from qwen_audio_hf.modeling.generation import (
     greedy_generation_config,
     set_generation_defaults,
 )
-from qwen_audio_hf.processing import QwenAudioFeatureExtractor, QwenAudioProcessor
-from qwen_audio_hf.processing.tokenization_qwen_audio import QwenAudioTokenizer
 
 from ..tiny_models import ForceResponse, tiny_decoding_model
 
 PROMPT = "<audio></audio><|startoftranscript|><|en|><|transcribe|><|en|><|notimestamps|><|wo_itn|>"
-
-
-@pytest.fixture(scope="module")
-def processor():
-    return QwenAudioProcessor(QwenAudioFeatureExtractor(), QwenAudioTokenizer())
 
 
 @pytest.fixture(scope="module")

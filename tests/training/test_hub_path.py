@@ -18,7 +18,6 @@ from transformers import AutoModelForCausalLM, AutoProcessor
 
 import qwen_audio_hf  # noqa: F401
 from qwen_audio_hf.modeling import QwenAudioForConditionalGeneration
-from qwen_audio_hf.processing import QwenAudioProcessor, QwenAudioTokenizer
 from qwen_audio_hf.training import export_merged, sft
 
 from ..tiny_models import tiny_training_model
@@ -95,11 +94,6 @@ def hub(tmp_path, monkeypatch):
 @pytest.fixture(scope="module")
 def clip():
     return (0.1 * np.random.default_rng(0).standard_normal(16000)).astype(np.float32)
-
-
-@pytest.fixture(scope="module")
-def processor():
-    return QwenAudioProcessor(tokenizer=QwenAudioTokenizer())
 
 
 def _logits(model, processor, clip):

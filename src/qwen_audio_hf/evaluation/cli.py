@@ -35,8 +35,16 @@ def _load(args):
     from ..modeling import QwenAudioForConditionalGeneration
     from ..processing import QwenAudioProcessor
 
+    from ..modeling.int8 import load_for_inference, warn_if_slow_bf16
+
     dtype = "auto" if args.dtype == "auto" else getattr(torch, args.dtype)
-    model = QwenAudioForConditionalGeneration.from_pretrained(args.model, dtype=dtype)
+    quantization = getattr(args, "quantization", None)
+    if quantization:
+        model = load_for_inference(args.model, quantization=quantization, dtype=dtype, device="cpu",
+                                   model_class=QwenAudioForConditionalGeneration)
+    else:
+        warn_if_slow_bf16(dtype, getattr(args, "device", None) or "cpu")
+        model = QwenAudioForConditionalGeneration.from_pretrained(args.model, dtype=dtype)
     processor = QwenAudioProcessor.from_pretrained(args.processor or args.model)
     return model, processor
 

@@ -37,13 +37,14 @@ def _output_paths(sources: list[str], output_dir: str, fmt: str) -> list[str]:
     return paths
 
 
-def load_model(model_dir: str, device: str | None):
+def load_model(model_dir: str, device: str | None, dtype: str = "auto", quantization: str | None = None):
     import torch
-    from transformers import AutoModelForCausalLM, AutoProcessor  # Auto classes registered by qwen_audio_hf/__init__
+    from transformers import AutoProcessor  # Auto classes registered by qwen_audio_hf/__init__
 
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    dtype = torch.bfloat16 if str(device).startswith("cuda") else torch.float32
-    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=dtype).to(device).eval()
+    from ..modeling.int8 import load_for_inference
+
+    dtype = dtype if dtype in (None, "auto") else getattr(torch, dtype)
+    model = load_for_inference(model_dir, quantization=quantization, dtype=dtype, device=device)
     return model, AutoProcessor.from_pretrained(model_dir)
 
 
@@ -53,7 +54,8 @@ def run_cli(args: argparse.Namespace) -> int:
         check_chunk_length(args.chunk_length_s)
         check_model_source(args.model, hub=False)
         with progress_bars(not args.no_progress):
-            model, processor = load_model(args.model, args.device)
+            model, processor = load_model(args.model, args.device, getattr(args, "dtype", "auto"),
+                                          getattr(args, "quantization", None))
         decoder = LongFormDecoder(model, processor, chunk_length_s=args.chunk_length_s, batch_size=args.batch_size,
                                   overlap_s=args.overlap_s, max_new_tokens=args.max_new_tokens,
                                   generate_kwargs={"num_beams": args.num_beams} if args.num_beams > 1 else {})

@@ -24,12 +24,10 @@ from ..modeling.generation import generate_texts
 from ..processing.tags import TaskPrompt, extract_timestamps, find_task_prompt
 from .reading import read_long_audio
 from .stitching import LongFormResult, WindowResult, parse_window, stitch, window_text
-from .windows import SILENCE_DB, Window, active_region, check_chunk_length, segment
+from .windows import SILENCE_DB, Window, check_chunk_length, segment, window_clip
 
 TASKS = LONG_FORM_TASKS
 DEFAULT_MAX_NEW_TOKENS = LONG_FORM_MAX_NEW_TOKENS
-MIN_CLIP_SAMPLES = 480
-"""30 ms: shorter sound in a window is zero-padded to this, the shortest clip that gives one audio token."""
 _JOINED_TASKS = ("transcribe", "translate")
 
 
@@ -151,15 +149,11 @@ class LongFormDecoder:
         """A job per window that has sound; silent windows get their (empty) result right away."""
         jobs, margin = [], int(round(self.overlap_s * TARGET_SAMPLING_RATE))
         for index, window in enumerate(recording.windows):
-            region = active_region(waveform, max(0, window.start - margin), min(len(waveform), window.end + margin),
-                                   self.silence_db)
-            if region is None:
+            planned = window_clip(waveform, window, margin, self.silence_db)
+            if planned is None:
                 recording.results[index] = WindowResult(window.start_s, window.end_s, "", decoded=False)
                 continue
-            clip = np.array(waveform[region[0] : region[1]], dtype=np.float32)  # a copy: the recording can go
-            if clip.shape[0] < MIN_CLIP_SAMPLES:
-                clip = np.pad(clip, (0, MIN_CLIP_SAMPLES - clip.shape[0]))
-            jobs.append(_Job(recording, index, clip, region[0] / TARGET_SAMPLING_RATE))
+            jobs.append(_Job(recording, index, *planned))
         recording.waiting = len(jobs)
         return jobs
 

@@ -32,6 +32,7 @@ from .feature_extraction_qwen_audio import (
 )
 from .tag_grammar import check_tags
 from .tokenization_qwen_audio import QwenAudioTokenizer
+from .transcription_request import build_transcription_request, decode_transcription
 
 _AUDIO_SPAN = re.compile(re.escape(AUDIO_START) + "(.*?)" + re.escape(AUDIO_END))
 _ROLE_HEADER = re.compile(re.escape(IM_START) + r"[^\n<]*\n")
@@ -314,23 +315,17 @@ class QwenAudioProcessor(QwenAudioChatMixin, ProcessorMixin):
     def apply_transcription_request(self, audio, language=None, task="transcribe", timestamps: bool = False,
                                     format: str = "tags", **kwargs) -> BatchFeature:
         """Batched, left-padded inputs asking to transcribe (or translate) each clip; see
-        :func:`~qwen_audio_hf.processing.transcription_request.build_transcription_request`."""
-        from .transcription_request import build_transcription_request  # the tag modules load on first use
-
+        `transcription_request.build_transcription_request`."""
         return build_transcription_request(self, audio, language=language, task=task, timestamps=timestamps,
                                            format=format, **kwargs)
 
     def decode(self, *args, return_format: str = "raw", **kwargs):
         """Tokenizer decode; ``return_format="parsed"`` gives ``{"text", "words"}``, ``"transcription_only"`` the
         text alone (special tokens dropped, timestamps read into ``words``)."""
-        from .transcription_request import decode_transcription
-
         return decode_transcription(self.tokenizer, *args, return_format=return_format, **kwargs)
 
     def batch_decode(self, *args, return_format: str = "raw", **kwargs):
         """:meth:`decode` for a batch of sequences."""
-        from .transcription_request import decode_transcription
-
         return decode_transcription(self.tokenizer, *args, return_format=return_format, batched=True, **kwargs)
 
 
