@@ -58,7 +58,7 @@ def test_demo_flags_are_demo_settings():
     assert flags <= fields, flags - fields
 
 
-# ------------------------------------------------------------------------------------------------ the released layout
+# --------------------------------------------------------------------- the released layout: commands and examples
 AUDIO = Path(__file__).resolve().parent / "fixtures" / "original" / "audio" / "tone_1p3s.wav"
 NOISE = ("gemm_4bit", "trust_remote_code", "Do you wish to run the custom code", "Repo id must be")
 
@@ -112,3 +112,13 @@ def test_a_missing_model_folder_is_named(command, tmp_path):
     run = _cli(*args)
     assert run.returncode != 0 and f"no such folder: {missing}" in run.stderr, run.stderr
     assert "Traceback" not in run.stderr and "Repo id" not in run.stderr
+
+
+@pytest.mark.parametrize("layout", ["original", "converted"])
+def test_inference_example_takes_the_folder(folders, layout):
+    script = Path(__file__).resolve().parent.parent / "examples" / "inference.py"
+    run = subprocess.run([sys.executable, str(script), "--model", folders[layout], "--audio", str(AUDIO),
+                          "--max-new-tokens", "2"], capture_output=True, text=True, stdin=subprocess.DEVNULL,
+                         env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=600)
+    assert run.returncode == 0, run.stderr
+    assert not [noise for noise in NOISE if noise in run.stdout + run.stderr], run.stderr

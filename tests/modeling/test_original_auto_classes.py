@@ -78,6 +78,13 @@ def test_pipelines_take_the_released_folder(folders):
     assert _no_remote_code_loaded()
 
 
+def test_long_form_pipeline_gives_the_same_result_on_both_layouts(folders):
+    clip = np.random.default_rng(1).standard_normal(3 * 16000).astype(np.float32) * 0.1
+    results = [transformers.pipeline("qwen-audio-long-form", model=folder)(clip, max_new_tokens=3)
+               for folder in (folders["original"], folders["converted"])]
+    assert results[0] == results[1] and results[0]["chunks"]
+
+
 @pytest.fixture
 def text_only_qwen(folders, tmp_path):
     """A Qwen-7B-like folder: model_type "qwen", no "audio" section, its remote code (a trap here)."""
