@@ -30,7 +30,10 @@ def _choices(subparser, dest):
     return next(action.choices for action in subparser._actions if action.dest == dest)
 
 
-@pytest.mark.parametrize("argv", [[], ["convert"], ["demo"], ["eval"], ["transcribe"]])
+SUBCOMMANDS = sorted(build_parser()._subparsers._group_actions[0].choices)
+
+
+@pytest.mark.parametrize("argv", [[]] + [[name] for name in SUBCOMMANDS], ids=["top"] + SUBCOMMANDS)
 def test_help_imports_no_torch_transformers_or_model_code(argv):
     code = (
         "import sys\nfrom qwen_audio_hf.cli import main\n"
