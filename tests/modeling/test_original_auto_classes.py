@@ -85,21 +85,31 @@ def test_long_form_pipeline_gives_the_same_result_on_both_layouts(folders):
     assert results[0] == results[1] and results[0]["chunks"]
 
 
-@pytest.fixture
-def text_only_qwen(folders, tmp_path):
-    """A Qwen-7B-like folder: model_type "qwen", no "audio" section, its remote code (a trap here)."""
-    folder = tmp_path / "Qwen-7B"
+def _other_qwen(folders, folder, extra=None):
     shutil.copytree(folders["original"], folder)
     config = json.loads((folder / "config.json").read_text())
     del config["audio"]
+    config.update(extra or {})
     (folder / "config.json").write_text(json.dumps(config))
     return str(folder)
+
+
+@pytest.fixture
+def text_only_qwen(folders, tmp_path):
+    """A Qwen-7B-like folder: model_type "qwen", no "audio" section, its remote code (a trap here)."""
+    return _other_qwen(folders, tmp_path / "Qwen-7B")
 
 
 @pytest.mark.parametrize("auto_class", list(EXPECTED), ids=lambda cls: cls.__name__)
 def test_a_text_only_qwen_folder_is_named_not_taken_for_qwen_audio(text_only_qwen, auto_class):
     with pytest.raises(ValueError, match=r"Qwen text model.*no \"audio\" section.*trust_remote_code=True"):
         auto_class.from_pretrained(text_only_qwen)
+
+
+def test_a_qwen_vl_folder_is_named(folders, tmp_path):
+    folder = _other_qwen(folders, tmp_path / "Qwen-VL", {"visual": {"image_size": 448, "layers": 48}})
+    with pytest.raises(ValueError, match=r"Qwen-VL checkpoint"):
+        AutoModelForCausalLM.from_pretrained(folder)
 
 
 def test_trust_remote_code_keeps_transformers_remote_code_path(text_only_qwen, folders):
