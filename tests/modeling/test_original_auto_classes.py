@@ -106,6 +106,13 @@ def test_a_text_only_qwen_folder_is_named_not_taken_for_qwen_audio(text_only_qwe
         auto_class.from_pretrained(text_only_qwen)
 
 
+@pytest.mark.parametrize("explicit_class", [QwenAudioConfig, QwenAudioForConditionalGeneration],
+                         ids=lambda cls: cls.__name__)
+def test_the_explicit_classes_name_a_text_only_qwen_folder_too(text_only_qwen, explicit_class):
+    with pytest.raises(ValueError, match=r"Qwen text model.*no \"audio\" section"):
+        explicit_class.from_pretrained(text_only_qwen)
+
+
 def test_a_qwen_vl_folder_is_named(folders, tmp_path):
     folder = _other_qwen(folders, tmp_path / "Qwen-VL", {"visual": {"image_size": 448, "layers": 48}})
     with pytest.raises(ValueError, match=r"Qwen-VL checkpoint"):

@@ -24,22 +24,10 @@ from typing import Any
 from ..core.original_config import ORIGINAL_MODEL_TYPE, is_original_config
 from ..processing import QwenAudioFeatureExtractor, QwenAudioProcessor, QwenAudioTokenizer
 from .configuration_qwen_audio import QwenAudioConfig
-from .original_checkpoint import read_raw_config_dict
+from .original_checkpoint import describe_unsupported_qwen, read_raw_config_dict
 
 _AUTO_ONLY_KWARGS = ("trust_remote_code", "code_revision", "config", "use_fast", "_from_pipeline", "_from_auto",
                      "name_or_path")
-
-
-def describe_unsupported_qwen(path, config_dict: dict[str, Any]) -> str:
-    """The error for a model_type "qwen" config.json that is not Qwen-Audio (Qwen-7B/-14B, Qwen-VL, ...)."""
-    kind = "a Qwen-VL checkpoint (it has a \"visual\" section)" if isinstance(config_dict.get("visual"), dict) else (
-        "a Qwen text model (Qwen-7B/-14B/-72B family)")
-    return (
-        f"{path!s} is {kind}: its config.json has model_type \"qwen\" but no \"audio\" section, so it is not "
-        "Qwen-Audio. qwen_audio_hf reads Qwen-Audio and Qwen-Audio-Chat checkpoints only (the released layout: "
-        "model_type \"qwen\" with an \"audio\" section, or converted: model_type \"qwen_audio\"). To run this "
-        "model with its own remote code, pass trust_remote_code=True."
-    )
 
 
 def original_layout_kind(pretrained_model_name_or_path, kwargs: dict[str, Any]) -> str | None:
@@ -107,4 +95,4 @@ def install_original_layout_loading() -> None:
     _wrap(AutoFeatureExtractor, _explicit_class_loader(QwenAudioFeatureExtractor))
 
 
-__all__ = ["describe_unsupported_qwen", "install_original_layout_loading", "original_layout_kind"]
+__all__ = ["install_original_layout_loading", "original_layout_kind"]
