@@ -74,7 +74,7 @@ def test_bad_arguments_exit_2_with_a_message(model_dir, audio_files, tmp_path, c
     assert _run([talk], (model_dir, tmp_path), "--task", "s2tt") == 2
     assert "--target-language" in capsys.readouterr().err
     assert _run([talk], (str(tmp_path / "nope"), tmp_path)) == 2
-    assert "not a directory" in capsys.readouterr().err
+    assert f"no such folder: {tmp_path / 'nope'}" in capsys.readouterr().err
     assert _run([talk], (model_dir, tmp_path), "--chunk-length-s", "45") == 2
     assert "at most 30" in capsys.readouterr().err
 
