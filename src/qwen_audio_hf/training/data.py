@@ -210,29 +210,29 @@ def row_segments(row: Mapping[str, Any], processor: Any) -> tuple[list[Segment],
 
 
 # --------------------------------------------------------------------------------------------- loading
-def _normal_audio(value: Any, base_dir: str | None) -> dict:
-    """One Arrow-friendly audio struct: {'path', 'bytes', 'array', 'sampling_rate'} (unused keys None)."""
-    audio = {"path": None, "bytes": None, "array": None, "sampling_rate": None}
-    if audio_io.is_audio_decoder(value):
-        array, audio["sampling_rate"] = audio_io.decoder_samples(value)
-        audio["array"] = array.mean(axis=0) if array.ndim == 2 else array  # (channels, n) -> mono
-    elif isinstance(value, (str, os.PathLike)):
-        audio["path"] = resolve_audio(value, base_dir)
-    elif isinstance(value, (bytes, bytearray)):
-        audio["bytes"] = bytes(value)
-    elif isinstance(value, Mapping):
-        for key in audio:
-            audio[key] = value.get(key)
-        if audio["path"] and not audio["bytes"] and audio["array"] is None:
-            audio["path"] = resolve_audio(audio["path"], base_dir)
-    elif hasattr(value, "shape") or isinstance(value, (list, tuple)):
-        raise ValueError(BARE_ARRAY_ERROR)
-    elif value is not None:
-        raise TypeError(f"audio must be a path, a dict or an array, got {type(value).__name__}.")
-    else:
+def _normal_audio(value: Any, base_dir: str | None) -> dict | None:
+    """One Arrow-friendly audio struct: {'path', 'bytes', 'array', 'sampling_rate'} (unused keys None). The value
+    is classified by ``audio_io.audio_source``, the one source classifier; files stay paths (decoded when used)."""
+    if value is None:
         return None
-    if audio["array"] is not None:
-        audio["array"] = np.asarray(audio["array"], dtype=np.float32)
+    if not isinstance(value, Mapping) and not audio_io.is_audio_decoder(value):
+        if hasattr(value, "shape") or isinstance(value, (list, tuple)):
+            raise ValueError(BARE_ARRAY_ERROR)
+        if not isinstance(value, (str, os.PathLike, bytes, bytearray)):
+            raise TypeError(f"audio must be a path, a dict or an array, got {type(value).__name__}.")
+    source = audio_io.audio_source(resolve_audio(value, base_dir))
+    audio = dict.fromkeys(("path", "bytes", "array", "sampling_rate"))
+    if isinstance(value, Mapping):
+        audio["path"] = value.get("path")  # kept beside bytes / array as the clip's name
+    if source.kind == "file":
+        audio["path"] = source.value
+    elif source.kind == "bytes":
+        audio["bytes"] = source.value
+    else:
+        array = np.asarray(source.value, dtype=np.float32)
+        if audio_io.is_audio_decoder(value) and array.ndim == 2:  # (channels, n) -> mono
+            array = array.mean(axis=0)
+        audio["array"], audio["sampling_rate"] = array, source.sampling_rate
     return audio
 
 
