@@ -68,6 +68,7 @@ def _register() -> None:
         QwenAudioTextConfig,
         QwenAudioTextModel,
     )
+    from .modeling.original_auto_classes import install_original_layout_loading
     from .processing import QwenAudioFeatureExtractor, QwenAudioProcessor, QwenAudioTokenizer
 
     for config_class in (QwenAudioConfig, QwenAudioEncoderConfig, QwenAudioTextConfig):
@@ -82,6 +83,7 @@ def _register() -> None:
     AutoFeatureExtractor.register(QwenAudioConfig, QwenAudioFeatureExtractor, exist_ok=True)
     AutoProcessor.register(QwenAudioConfig, QwenAudioProcessor, exist_ok=True)
     AutoTokenizer.register(QwenAudioConfig, tokenizer_class=QwenAudioTokenizer, exist_ok=True)
+    install_original_layout_loading()  # Auto*.from_pretrained(ORIGINAL_DIR): no remote code, no prompt
     register_pipeline()  # transformers.pipeline("qwen-audio-long-form", model=DIR)
     register_speech_recognition()  # transformers.pipeline("automatic-speech-recognition", model=DIR)
     install_save_pretrained_hooks()  # save_pretrained / push_to_hub / Trainer also write the remote-code files

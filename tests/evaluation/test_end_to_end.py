@@ -160,3 +160,15 @@ def test_cli_generates_then_rescores(model, processor, clips, tmp_path, capsys):
 
     assert cli_main(["eval", "--task", "meld", "--data", str(data)]) == 2
     assert "pass --data and --model" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("task, gt, response, printed", [
+    ("librispeech", "the cat sat down", "the cat sat up", '"WER %": 25.0'),
+    ("aishell1", "今天天气", "今天天汽", '"CER %": 25.0'),
+])
+def test_cli_prints_error_rates_in_percent_and_stores_fractions(task, gt, response, printed, tmp_path, capsys):
+    predictions = tmp_path / "predictions.json"
+    predictions.write_text(json.dumps([{"audio": "a.wav", "gt": gt, "response": response, "source": "test"}]))
+    assert cli_main(["eval", "--task", task, "--predictions", str(predictions), "--output-dir", str(tmp_path)]) == 0
+    assert printed in capsys.readouterr().out
+    assert json.loads((tmp_path / f"{task}_scores.json").read_text())["scores"]["test"]["wer"] == 0.25

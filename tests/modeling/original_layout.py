@@ -10,6 +10,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import torch
 from safetensors.torch import save_file
 
@@ -17,6 +18,12 @@ from qwen_audio_hf.modeling import QwenAudioForConditionalGeneration
 from qwen_audio_hf.modeling.modeling_qwen_audio_encoder import sinusoid_positions
 
 from ..original_fixtures import add_original_tokenizer_files
+
+RELEASED_REMOTE_CODE = ("audio.py", "configuration_qwen.py", "cpp_kernels.py", "modeling_qwen.py",
+                        "qwen_generation_utils.py", "tokenization_qwen.py")
+"""The .py files the released Qwen/Qwen-Audio(-Chat) repos ship beside the weights (their remote code)."""
+REMOTE_CODE_TRAP = "raise RuntimeError('remote code must never be imported: ' + __name__)\n"
+"""What those files hold here: importing or executing any of them fails loudly."""
 
 _LM_LAYER = {
     "input_layernorm": "ln_1",
@@ -148,17 +155,19 @@ def write_original_shards(shards: list[dict[str, Callable[[], torch.Tensor]]], d
 
 
 def write_original_files(config, directory: str, generation_config: dict | None = None) -> None:
-    """Everything of an original checkpoint folder but the weights: config.json, generation_config.json,
-    tokenizer files and the remote-code file names (files that raise if anything ever imports them)."""
+    """Everything of a released checkpoint folder but the weights: config.json, generation_config.json,
+    tokenizer_config.json, qwen.tiktoken, mel_filters.npz and the remote-code file names (traps: importing any
+    of them raises)."""
     os.makedirs(directory, exist_ok=True)
     with open(os.path.join(directory, "config.json"), "w") as handle:
         json.dump(original_config_dict(config), handle, indent=2)
     with open(os.path.join(directory, "generation_config.json"), "w") as handle:
         generation = {"chat_format": "raw", "eos_token_id": 151643, "pad_token_id": 151643, "max_new_tokens": 512}
         json.dump(generation_config or generation, handle)
-    for extra in ("modeling_qwen.py", "configuration_qwen.py", "audio.py"):
-        with open(os.path.join(directory, extra), "w") as handle:
-            handle.write("raise RuntimeError('remote code must never be executed')\n")
+    for name in RELEASED_REMOTE_CODE:
+        with open(os.path.join(directory, name), "w") as handle:
+            handle.write(REMOTE_CODE_TRAP)
+    np.savez(os.path.join(directory, "mel_filters.npz"), mel_80=np.zeros((80, 201), dtype=np.float32))
     add_original_tokenizer_files(Path(directory))
 
 
@@ -170,3 +179,14 @@ def write_original_checkpoint(model, directory: str, weights_format: str = "safe
                           weights_format)
     write_original_files(model.config, directory)
     return directory
+
+
+def released_and_converted_folders(root: Path, seed: int = 3) -> dict[str, str]:
+    """{"original": a tiny model in the released layout (remote code as traps), "converted": the same weights
+    after `qwen-audio-hf convert`} under root; the parametrization of the every-entry-point tests."""
+    from qwen_audio_hf.modeling.conversion import convert_checkpoint
+
+    from ..tiny_models import tiny_model
+
+    original = write_original_checkpoint(tiny_model(seed=seed), str(root / "Qwen-Audio"))
+    return {"original": original, "converted": convert_checkpoint(original, str(root / "converted"))}

@@ -41,7 +41,7 @@ print(json.dumps({
 """
 
 
-@pytest.mark.parametrize("loader", ["explicit"])
+@pytest.mark.parametrize("loader", ["explicit", "auto"])
 def test_full_size_folder_loads_by_mmap_within_its_weight_bytes(loader):
     index = json.loads(Path(FULL_SIZE_DIR, "model.safetensors.index.json").read_text())
     weight_bytes = index["metadata"]["total_size"]
@@ -60,7 +60,7 @@ def test_full_size_folder_loads_by_mmap_within_its_weight_bytes(loader):
     assert loaded["audio"] == [1280, 32, 20, 1500]
 
 
-@pytest.mark.parametrize("loader", ["explicit"])
+@pytest.mark.parametrize("loader", ["explicit", "auto"])
 def test_full_size_folder_processor_and_chat_template(loader):
     import transformers
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 
 import pytest
@@ -168,3 +169,28 @@ def test_sft_lora_example_script(processor_dir, sft_jsonl, tmp_path):
         assert any("loss" in entry for entry in json.load(handle))
     assert os.path.isfile(out / "loss_curve.png") and os.path.isfile(export / "model.safetensors")
     assert type(result.model) is QwenAudioForConditionalGeneration
+
+
+@pytest.fixture(scope="module")
+def layout_folders(tmp_path_factory):
+    from ..modeling.original_layout import released_and_converted_folders
+
+    return released_and_converted_folders(tmp_path_factory.mktemp("layouts"))
+
+
+@pytest.mark.parametrize("quantization", [None, "4bit"])
+@pytest.mark.parametrize("layout", ["original", "converted"])
+def test_sft_lora_example_takes_the_released_and_a_converted_folder(layout_folders, layout, quantization, sft_jsonl,
+                                                                     tmp_path):
+    """`examples/sft_lora.py --model DIR [--quantization 4bit]` in a fresh process with stdin closed."""
+    if quantization:
+        pytest.importorskip("bitsandbytes")
+    command = [sys.executable, os.path.join(EXAMPLES, "sft_lora.py"), "--model", layout_folders[layout], "--data",
+               sft_jsonl, "--output-dir", str(tmp_path / "out"), "--max-steps", "1", "--batch-size", "2",
+               "--logging-steps", "1", "--sequential", *(["--quantization", quantization] if quantization else [])]
+    run = subprocess.run(command, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=600,
+                         env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert run.returncode == 0, run.stderr[-3000:]
+    with open(tmp_path / "out" / "log_history.json", encoding="utf-8") as handle:
+        assert any("loss" in entry for entry in json.load(handle))
+    assert "trust_remote_code" not in run.stderr and "gemm_4bit" not in run.stderr

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..modeling.generation import generate_texts
-from ..processing.audio_io import load_audio, record_sampling_rate
+from ..processing.audio_io import load_audio
 from .data import audio_label, check_records, load_records
 from .protocols import Protocol, get_protocol
 
@@ -47,7 +47,7 @@ class _Waveforms(Sequence):
         if isinstance(index, slice):
             return [self[i] for i in range(*index.indices(len(self)))]
         audio = self.records[index]["audio"]
-        return load_audio(audio, record_sampling_rate(audio), name=f"audio of record {index}")
+        return load_audio(audio, name=f"audio of record {index}")  # arrays need their rate, as in the processor
 
 
 def generate_responses(

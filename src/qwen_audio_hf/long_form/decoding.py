@@ -222,6 +222,7 @@ class LongFormDecoder:
                 flush(self.batch_size)
                 yield from ready()
             flush(1)
+            bar.close()  # the finished bar once, before the last results are handed out (not again after them)
             yield from ready()
         finally:
             bar.close()

@@ -9,7 +9,7 @@ conventions and the long-form machinery underneath (any length: windows cut at p
     asr("rede.wav", generate_kwargs={"language": "de", "task": "translate"})   # German speech -> English text
 
 ``chunk_length_s`` is the longest window (<= 30 s; the ASR pipeline's stride chunking is not used: windows are cut
-at pauses by ``processing.segmentation``). ``batch_size`` windows are decoded together, across the recordings of
+at pauses by ``long_form.windows``). ``batch_size`` windows are decoded together, across the recordings of
 a list. ``segmentation="vad"`` decodes only the speech Silero VAD finds (``long_form.speech_activity``). The
 same settings give the same text as ``qwen-audio-hf transcribe`` (both run
 :class:`~qwen_audio_hf.long_form.LongFormDecoder`; load the model in the dtype the CLI uses, float32 on CPU).
@@ -25,7 +25,6 @@ import logging
 import os
 from typing import Any
 
-import numpy as np
 from transformers import Pipeline
 from transformers.pipelines.automatic_speech_recognition import AutomaticSpeechRecognitionPipeline
 
@@ -38,6 +37,7 @@ from ..processing.transcription_request import (
     transcription_prompt,
 )
 from .decoding import DEFAULT_MAX_NEW_TOKENS, LongFormDecoder, LongFormError, LongFormTask
+from .pipeline import is_sample_list
 from .stitching import LongFormResult
 
 TASK_NAME = "automatic-speech-recognition"
@@ -81,10 +81,6 @@ def _as_source(item: Any, sampling_rate: int | None) -> tuple[Any, int | None]:
     return item, sampling_rate or TARGET_SAMPLING_RATE
 
 
-def _is_sample_list(inputs) -> bool:
-    return bool(inputs) and all(isinstance(v, (int, float, np.number)) and not isinstance(v, bool) for v in inputs)
-
-
 class QwenAudioSpeechRecognitionPipeline(Pipeline):
     """Audio of any length -> ``{"text"}`` (+ ``"chunks"`` with ``return_timestamps``), Qwen-Audio underneath."""
 
@@ -123,7 +119,7 @@ class QwenAudioSpeechRecognitionPipeline(Pipeline):
         """One recording or a list (path, encoded bytes, 16 kHz array, ``{"raw"|"array", "sampling_rate"}``)."""
         _, options, _ = self._sanitize_parameters(**kwargs)
         options = {**self._forward_params, **options}
-        batched = isinstance(inputs, (list, tuple)) and not _is_sample_list(inputs)
+        batched = isinstance(inputs, (list, tuple)) and not is_sample_list(inputs)
         items = list(inputs) if batched else [inputs]
         results = self.transcribe(items, **options)
         if not batched:

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..core.audio_lengths import TARGET_SAMPLING_RATE
-from ..core.token_ids import BASE_END_TOKENS, END_TOKENS
+from ..core.token_ids import BASE_END_TOKENS, END_TOKENS, until_end
 
 
 def greedy_generation_config(tokenizer, max_new_tokens: int, end_tokens: Sequence[str] = BASE_END_TOKENS,
@@ -39,12 +39,8 @@ def greedy_generation_config(tokenizer, max_new_tokens: int, end_tokens: Sequenc
 
 def decode_new_tokens(tokenizer, new_tokens, end_tokens: Sequence[str] = BASE_END_TOKENS) -> list[str]:
     """Cut each row at its first end token and decode it with the special tokens kept, stripped."""
-    end_ids = set(tokenizer.convert_tokens_to_ids(list(end_tokens)))
-    texts = []
-    for row in new_tokens.tolist():
-        cut = next((i for i, token in enumerate(row) if token in end_ids), len(row))
-        texts.append(tokenizer.decode(row[:cut], skip_special_tokens=False).strip())
-    return texts
+    end_ids = tokenizer.convert_tokens_to_ids(list(end_tokens))
+    return [tokenizer.decode(until_end(row, end_ids), skip_special_tokens=False).strip() for row in new_tokens.tolist()]
 
 
 def generate_batch(model, processor, inputs: Mapping[str, Any], *, max_new_tokens: int,

@@ -279,12 +279,6 @@ def audio_source(audio: Any, sampling_rate: Any = None, *, name: str | None = No
     return AudioSource("array", audio, sampling_rate, name or "audio array")
 
 
-def record_sampling_rate(audio: Any) -> int | None:
-    """The ``sampling_rate`` to read a data record's audio value with (training rows, evaluation records): a bare
-    array is 16 kHz; a dict carries its own rate (an array without one is refused), files and decoders theirs."""
-    return None if isinstance(audio, Mapping) else TARGET_SAMPLING_RATE
-
-
 def load_audio(
     audio: Any,
     sampling_rate: Any = None,
@@ -325,7 +319,6 @@ __all__ = [
     "is_audio_decoder",
     "load_audio",
     "prepare_waveform",
-    "record_sampling_rate",
     "resample",
     "to_numpy",
     "truncate_to_max_length",

@@ -32,7 +32,7 @@ import uuid
 from dataclasses import dataclass
 
 from ..core.command_options import LONG_FORM_MAX_NEW_TOKENS
-from ..core.token_ids import ENDOFTEXT_ID, IM_END_ID
+from ..core.token_ids import END_TOKEN_IDS, until_end
 from ..long_form.formats import render
 from ..long_form.reading import read_long_audio
 from ..long_form.stitching import LongFormResult, WindowResult, parse_window, stitch, window_text
@@ -217,16 +217,15 @@ class WindowDecoder:
         from vllm import SamplingParams
 
         return SamplingParams(temperature=job.temperature, max_tokens=job.max_tokens,
-                              stop_token_ids=[ENDOFTEXT_ID, IM_END_ID], skip_special_tokens=False)
+                              stop_token_ids=list(END_TOKEN_IDS), skip_special_tokens=False)
 
     async def decode(self, clip, job: TranscriptionJob, request_id: str) -> str:
         prompt = {"prompt": job.prompt_text, "multi_modal_data": {"audio": [(clip, SAMPLING_RATE)]}}
         final = None
         async for output in self.engine.generate(prompt, self.sampling_params(job), request_id):
             final = output
-        tokens = list(final.outputs[0].token_ids)
-        cut = next((i for i, token in enumerate(tokens) if token in (ENDOFTEXT_ID, IM_END_ID)), len(tokens))
-        return self.tokenizer.decode(tokens[:cut], skip_special_tokens=False).strip()
+        tokens = until_end(final.outputs[0].token_ids)
+        return self.tokenizer.decode(tokens, skip_special_tokens=False).strip()
 
 
 class TranscriptionRoutes:

@@ -14,7 +14,7 @@ from typing import Any, Mapping, Sequence
 
 import torch
 
-from ..processing.audio_io import TARGET_SAMPLING_RATE, load_audio, record_sampling_rate
+from ..processing.audio_io import TARGET_SAMPLING_RATE, load_audio
 from .data import row_segments
 
 IGNORE_INDEX = -100
@@ -51,7 +51,7 @@ class QwenAudioDataCollator:
         for index, row in enumerate(rows):
             try:
                 segments, audios = row_segments(row, self.processor)
-                waveforms.extend(load_audio(audio, record_sampling_rate(audio)) for audio in audios)
+                waveforms.extend(load_audio(audio) for audio in audios)
             except (ValueError, TypeError, FileNotFoundError) as error:
                 raise ValueError(f"training row {describe_row(row)}: {error}") from error
             for text, is_target in segments:

@@ -20,8 +20,8 @@ SFT row::
 rendered with ``processor.apply_chat_template``; only assistant contents and their ``<|im_end|>`` are supervised.
 
 Audio values: a path (relative paths are resolved against the jsonl file's folder or ``base_dir``), a dict
-``{"path", "bytes"}`` (what ``datasets.Audio(decode=False)`` yields), a dict ``{"array", "sampling_rate"}``, or
-a bare 1-D array taken as 16 kHz, or a torchcodec ``AudioDecoder`` (a decoded ``datasets.Audio`` value, datasets >= 4).
+``{"path", "bytes"}`` (what ``datasets.Audio(decode=False)`` yields), a dict ``{"array", "sampling_rate"}`` (a bare
+array is refused, as the processor refuses it: no rate is assumed), or a torchcodec ``AudioDecoder`` (a decoded ``datasets.Audio`` value, datasets >= 4).
 Files are decoded with soundfile.
 
 The loaders validate every row up front (missing/unreadable audio, clips over 30 s, unknown tags, empty targets,
@@ -67,11 +67,17 @@ def resolve_audio(value: Any, base_dir: str | None = None) -> Any:
     return value
 
 
+BARE_ARRAY_ERROR = (
+    "audio is a bare array without its sampling rate: give {'array': samples, 'sampling_rate': rate} (the rate "
+    "it was recorded at; it is resampled to 16 kHz). No rate is assumed, as in the processor."
+)
+
+
 def audio_num_samples(value: Any) -> int:
     """Length in 16 kHz samples, read from the file header (no decoding) or the array; raises if unreadable."""
     if value is None:
         raise ValueError("audio is missing: give a path, {'path','bytes'}, {'array','sampling_rate'} or an array.")
-    source = audio_io.audio_source(value, audio_io.record_sampling_rate(value))
+    source = audio_io.audio_source(value, None)
     if source.kind == "array":
         array = audio_io.to_numpy(source.value)
         if array.ndim == 0 or array.size == 0:
@@ -204,29 +210,29 @@ def row_segments(row: Mapping[str, Any], processor: Any) -> tuple[list[Segment],
 
 
 # --------------------------------------------------------------------------------------------- loading
-def _normal_audio(value: Any, base_dir: str | None) -> dict:
-    """One Arrow-friendly audio struct: {'path', 'bytes', 'array', 'sampling_rate'} (unused keys None)."""
-    audio = {"path": None, "bytes": None, "array": None, "sampling_rate": None}
-    if audio_io.is_audio_decoder(value):
-        array, audio["sampling_rate"] = audio_io.decoder_samples(value)
-        audio["array"] = array.mean(axis=0) if array.ndim == 2 else array  # (channels, n) -> mono
-    elif isinstance(value, (str, os.PathLike)):
-        audio["path"] = resolve_audio(value, base_dir)
-    elif isinstance(value, (bytes, bytearray)):
-        audio["bytes"] = bytes(value)
-    elif isinstance(value, Mapping):
-        for key in audio:
-            audio[key] = value.get(key)
-        if audio["path"] and not audio["bytes"] and audio["array"] is None:
-            audio["path"] = resolve_audio(audio["path"], base_dir)
-    elif hasattr(value, "shape") or isinstance(value, (list, tuple)):
-        audio["array"], audio["sampling_rate"] = value, audio_io.TARGET_SAMPLING_RATE
-    elif value is not None:
-        raise TypeError(f"audio must be a path, a dict or an array, got {type(value).__name__}.")
-    else:
+def _normal_audio(value: Any, base_dir: str | None) -> dict | None:
+    """One Arrow-friendly audio struct: {'path', 'bytes', 'array', 'sampling_rate'} (unused keys None). The value
+    is classified by ``audio_io.audio_source``, the one source classifier; files stay paths (decoded when used)."""
+    if value is None:
         return None
-    if audio["array"] is not None:
-        audio["array"] = np.asarray(audio["array"], dtype=np.float32)
+    if not isinstance(value, Mapping) and not audio_io.is_audio_decoder(value):
+        if hasattr(value, "shape") or isinstance(value, (list, tuple)):
+            raise ValueError(BARE_ARRAY_ERROR)
+        if not isinstance(value, (str, os.PathLike, bytes, bytearray)):
+            raise TypeError(f"audio must be a path, a dict or an array, got {type(value).__name__}.")
+    source = audio_io.audio_source(resolve_audio(value, base_dir))
+    audio = dict.fromkeys(("path", "bytes", "array", "sampling_rate"))
+    if isinstance(value, Mapping):
+        audio["path"] = value.get("path")  # kept beside bytes / array as the clip's name
+    if source.kind == "file":
+        audio["path"] = source.value
+    elif source.kind == "bytes":
+        audio["bytes"] = source.value
+    else:
+        array = np.asarray(source.value, dtype=np.float32)
+        if audio_io.is_audio_decoder(value) and array.ndim == 2:  # (channels, n) -> mono
+            array = array.mean(axis=0)
+        audio["array"], audio["sampling_rate"] = array, source.sampling_rate
     return audio
 
 
