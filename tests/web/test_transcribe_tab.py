@@ -1,0 +1,60 @@
+"""The transcribe tab in headless chromium: a 70 s recording -> segments, timeline, downloads equal to the CLI's
+files for the same recording; clicking a segment plays it; a bad file then a good request."""
+
+from qwen_audio_hf.cli import main
+from qwen_audio_hf.core.command_options import OUTPUT_FORMATS
+
+
+def clock(seconds):
+    millis = round(seconds * 1000)
+    return f"{millis // 3_600_000:02d}:{millis // 60_000 % 60:02d}:{millis // 1000 % 60:02d},{millis % 1000:03d}"
+
+
+def transcribe_in_page(page, path):
+    page.get_by_role("tab", name="Transcribe").click()
+    page.locator("#tr-audio input[type=file]").set_input_files(str(path))
+    page.locator("#tr-run").click()
+
+
+def test_long_recording_segments_and_downloads_match_the_cli(page, files, model_dir, tmp_path):
+    transcribe_in_page(page, files / "talk70.wav")
+    page.locator("#tr-status", has_text="segments").wait_for()
+    assert "70.0 s, 3 windows" in page.locator("#tr-status").inner_text()
+    page.locator("#tr-timeline img, #tr-timeline canvas, #tr-timeline svg").first.wait_for()
+
+    downloaded = {}
+    for fmt in OUTPUT_FORMATS:
+        with page.expect_download() as info:
+            page.locator(f'#tr-files a[download="talk70.{fmt}"]').click()
+        target = tmp_path / "page" / f"talk70.{fmt}"
+        info.value.save_as(target)
+        downloaded[fmt] = target.read_text(encoding="utf-8")
+
+    for fmt in OUTPUT_FORMATS:
+        assert main(["transcribe", str(files / "talk70.wav"), "--model", model_dir, "--format", fmt,
+                     "--output-dir", str(tmp_path / "cli"), "--no-progress"]) == 0
+        cli = (tmp_path / "cli" / f"talk70.{fmt}").read_text(encoding="utf-8")
+        if fmt == "json":  # the CLI labels the recording by the path it was given, the page by the file name
+            cli = cli.replace(str(files / "talk70.wav"), "talk70.wav")
+        assert downloaded[fmt] == cli, fmt
+
+    cue_times = [line for line in downloaded["srt"].splitlines() if " --> " in line]
+    rows = page.locator("#tr-segments [role=row]:not([aria-rowindex='1'])")  # row 1 is the header
+    assert cue_times and rows.count() == len(cue_times)
+    for row, cue in zip(rows.all(), cue_times):  # the page's segments are the srt's cues
+        start, end = (float(value) for value in row.inner_text().split("\n")[:2])
+        assert cue == f"{clock(start)} --> {clock(end)}"
+
+    rows.nth(1).click()  # click a segment: its stretch appears in the player
+    start, end = (float(value) for value in rows.nth(1).inner_text().split("\n")[:2])
+    page.wait_for_function("(name) => (document.querySelector('#tr-clip audio')?.src || '').includes(name)",
+                           arg=f"segment2_{start:.2f}-{end:.2f}.wav")
+
+
+def test_bad_file_then_good_request(page, files):
+    transcribe_in_page(page, files / "notes.wav")
+    page.locator("#tr-status", has_text="Error").wait_for()
+    assert "notes.wav" in page.locator("#tr-status").inner_text()
+    page.locator("#tr-audio input[type=file]").set_input_files(str(files / "question.wav"))
+    page.locator("#tr-run").click()
+    page.locator("#tr-status", has_text="question.wav: 2.0 s, 1 windows").wait_for()
