@@ -26,4 +26,4 @@ VPY="$VENV/bin/python"
 python -m tests.serving.build_reference "$WORK"
 export QWEN_AUDIO_VLLM_REFERENCE="$WORK"
 export VLLM_CPU_KVCACHE_SPACE="${VLLM_CPU_KVCACHE_SPACE:-1}"  # GiB of KV cache: plenty for the tiny model
-"$VPY" -m pytest -q -p no:cacheprovider tests/serving/test_vllm_offline.py tests/serving/test_vllm_server.py
+"$VPY" -m pytest -q -p no:cacheprovider tests/serving/test_vllm_offline.py tests/serving/test_vllm_server.py tests/serving/test_vllm_transcription.py

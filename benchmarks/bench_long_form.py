@@ -23,8 +23,8 @@ import torch
 
 from qwen_audio_hf.long_form import LongFormDecoder, build_task
 from qwen_audio_hf.processing import QwenAudioFeatureExtractor, QwenAudioProcessor
-from qwen_audio_hf.processing.long_audio import read_long_audio
-from qwen_audio_hf.processing.segmentation import active_region, segment
+from qwen_audio_hf.long_form.reading import read_long_audio
+from qwen_audio_hf.long_form.windows import active_region, segment
 from qwen_audio_hf.processing.tokenization_qwen_audio import QwenAudioTokenizer
 
 from _common import SIZES  # benchmarks/_common.py

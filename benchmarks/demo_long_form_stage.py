@@ -7,13 +7,14 @@ from transformers import AutoModelForCausalLM, AutoProcessor
 import qwen_audio_hf  # noqa: F401
 from qwen_audio_hf import demo
 from qwen_audio_hf.demo import synthetic
+from qwen_audio_hf.modeling.generation import set_generation_defaults
 from qwen_audio_hf.demo.long_form import long_form_metrics
 
 model_dir, out = sys.argv[1], sys.argv[2]
 settings = demo.DemoSettings()
 model = AutoModelForCausalLM.from_pretrained(model_dir)
 processor = AutoProcessor.from_pretrained(model_dir)
-demo.set_generation_defaults(model, processor.tokenizer)
+set_generation_defaults(model, processor.tokenizer)
 model.eval()
 held_out = synthetic.make_examples(settings.eval_per_task, seed=settings.seed + 2)
 metrics = long_form_metrics(model, processor, held_out, seed=settings.seed + 3, prompt_text=demo.prompt_text,

@@ -35,8 +35,23 @@ def add_common_arguments(parser: argparse.ArgumentParser, *, default_lr: float) 
                         help="resume from the latest checkpoint in --output-dir, or from the given checkpoint")
 
 
+def tiny_random_model(seed: int = 0):
+    """--tiny: a randomly initialised Qwen-Audio with the real vocabulary but tiny widths (smoke runs, CI)."""
+    import torch
+
+    from qwen_audio_hf.modeling import QwenAudioConfig, QwenAudioForConditionalGeneration
+
+    config = QwenAudioConfig(
+        audio_config=dict(d_model=32, encoder_layers=2, encoder_attention_heads=2, encoder_ffn_dim=64),
+        text_config=dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128,
+                         vocab_size=155947, max_position_embeddings=4096),
+    )
+    torch.manual_seed(seed)
+    return QwenAudioForConditionalGeneration(config)
+
+
 def load_model_and_processor(args: argparse.Namespace):
-    from qwen_audio_hf.training.recipes import load_model_and_processor as load, tiny_random_model
+    from qwen_audio_hf.training.recipes import load_model_and_processor as load
 
     quantization = getattr(args, "quantization", None)
     if args.tiny:

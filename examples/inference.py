@@ -6,13 +6,17 @@
     python examples/inference.py --model DIR --audio clip.wav --task caption
     # chat model (Qwen-Audio-Chat)
     python examples/inference.py --model /path/to/Qwen-Audio-Chat --audio clip.wav --chat "What do you hear?"
+    # CPU: every linear layer in int8 (quantized while loading the bf16 folder)
+    python examples/inference.py --model /path/to/Qwen-Audio-Chat --audio clip.wav --chat "..." --quantization int8
 """
 
 import argparse
 
-import torch
-
 from qwen_audio_hf import QwenAudioForConditionalGeneration, QwenAudioProcessor, TaskPrompt
+from qwen_audio_hf.core.command_options import INFERENCE_QUANTIZATIONS
+from qwen_audio_hf.core.token_ids import BASE_END_TOKENS, END_TOKENS
+from qwen_audio_hf.modeling.int8 import load_for_inference
+from qwen_audio_hf.modeling.generation import generate_batch
 from qwen_audio_hf.processing.tags import strip_tags
 
 TASKS = {
@@ -30,11 +34,12 @@ def main() -> None:
     parser.add_argument("--task", choices=sorted(TASKS), default="asr")
     parser.add_argument("--chat", help="ask this question in a chat turn instead of a tagged task")
     parser.add_argument("--max-new-tokens", type=int, default=128)
+    parser.add_argument("--quantization", choices=INFERENCE_QUANTIZATIONS,
+                        help="int8: int8 weights for every linear layer (CPU; full size in ~9 GB)")
     args = parser.parse_args()
 
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    dtype = torch.bfloat16 if device == "cuda" else torch.float32
-    model = QwenAudioForConditionalGeneration.from_pretrained(args.model, dtype=dtype).to(device).eval()
+    model = load_for_inference(args.model, quantization=args.quantization,
+                               model_class=QwenAudioForConditionalGeneration)
     processor = QwenAudioProcessor.from_pretrained(args.model)
 
     if args.chat:
@@ -43,12 +48,8 @@ def main() -> None:
     else:
         prompt = TASKS[args.task]().to_text(audio=args.audio)  # <audio>PATH</audio><|startoftranscript|>...
         inputs = processor(text=prompt, return_tensors="pt")
-    inputs = inputs.to(device)
-    tokenizer = processor.tokenizer
-    stop_ids = [tokenizer.im_end_id, tokenizer.eos_token_id] if args.chat else [tokenizer.eos_token_id]
-    with torch.inference_mode():
-        output = model.generate(**inputs, max_new_tokens=args.max_new_tokens, do_sample=False, eos_token_id=stop_ids)
-    answer = processor.decode(output[0, inputs["input_ids"].shape[1]:], skip_special_tokens=False)
+    [answer] = generate_batch(model, processor, inputs, max_new_tokens=args.max_new_tokens, min_new_tokens=None,
+                              end_tokens=END_TOKENS if args.chat else BASE_END_TOKENS)
     print(strip_tags(answer).strip())
 
 

@@ -34,6 +34,13 @@ ORIGINAL_BASE_GENERATION_CONFIG = {
     "top_p": 0.8,
 }
 
+# Qwen-Audio-Chat's generation_config.json differs in the chat format and the history window (ORIGINAL_FACTS).
+ORIGINAL_CHAT_GENERATION_CONFIG = {
+    **ORIGINAL_BASE_GENERATION_CONFIG,
+    "chat_format": "chatml",
+    "max_window_size": 6144,
+}
+
 
 def add_original_tokenizer_files(directory: Path) -> None:
     """Write qwen.tiktoken and the remote-code tokenizer_config.json that original checkpoints ship."""

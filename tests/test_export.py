@@ -14,9 +14,10 @@ from transformers import AutoModelForCausalLM, AutoProcessor
 from transformers.dynamic_module_utils import get_imports
 
 from qwen_audio_hf import export
-from qwen_audio_hf.modeling import QwenAudioConfig, QwenAudioForConditionalGeneration
+from qwen_audio_hf.modeling import QwenAudioForConditionalGeneration
 from qwen_audio_hf.processing import QwenAudioProcessor
-from qwen_audio_hf.processing.tokenization_qwen_audio import QwenAudioTokenizer
+
+from .tiny_models import tiny_model
 
 PROMPT = "<audio></audio><|startofanalysis|><|unknown|><|keyword|><|en|><|notimestamps|><|scene|> pink"
 
@@ -53,23 +54,9 @@ REMOTE_SCRIPT = textwrap.dedent(
 
 
 @pytest.fixture(scope="module")
-def processor():
-    return QwenAudioProcessor(tokenizer=QwenAudioTokenizer())
-
-
-@pytest.fixture(scope="module")
 def model():
-    torch.manual_seed(0)
-    config = QwenAudioConfig(
-        audio_config=dict(d_model=32, encoder_layers=1, encoder_attention_heads=4),
-        text_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=4),
-    )
-    model = QwenAudioForConditionalGeneration(config).eval()
-    with torch.no_grad():  # larger weights than the default init so logits differ visibly
-        for name, param in model.named_parameters():
-            if param.dim() >= 2:
-                param.normal_(0.0, 0.1)
-    return model
+    # larger weights than the default init so logits differ visibly
+    return tiny_model(0, layers=1, hidden=32, heads=4, init_std=0.1)
 
 
 @pytest.fixture(scope="module")

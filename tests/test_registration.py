@@ -41,6 +41,8 @@ def test_the_auto_classes_know_the_package_however_it_was_imported(first):
 
 
 def test_public_names_and_subpackages_resolve_lazily():
-    out = _run("import qwen_audio_hf as q\nprint(q.QwenAudioProcessor.__name__, q.evaluation.metric_path('wer')[-3:],"
-               " q.MIN_TRANSFORMERS)")
-    assert out[:2] == ["QwenAudioProcessor", "wer"]
+    """As the README shows: `import qwen_audio_hf`, then `evaluate.load(qwen_audio_hf.evaluation.metric_path(...))`."""
+    out = _run("import evaluate, qwen_audio_hf as q\n"
+               "wer = evaluate.load(q.evaluation.metric_path('wer'))\n"
+               "print(q.QwenAudioProcessor.__name__, wer.compute(predictions=['a b c x'], references=['a b c d']))")
+    assert out[0] == "QwenAudioProcessor" and " ".join(out[1:]) == "{'wer': 0.25}"

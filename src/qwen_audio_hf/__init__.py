@@ -15,6 +15,7 @@ class raises an error that says which transformers it needs.
 import importlib
 
 from . import registration as _registration
+from .core.library_notices import drop_bitsandbytes_kernel_notice as _drop_bitsandbytes_kernel_notice
 from .registration import MIN_TRANSFORMERS
 
 __version__ = "0.1.0"
@@ -50,5 +51,6 @@ def __dir__():
     return sorted([*globals(), *_SUBPACKAGES])
 
 
+_drop_bitsandbytes_kernel_notice()  # a logging filter, before anything here imports peft / bitsandbytes
 _registration.install_hook()
 _registration.register_when_ready(just_imported=__name__)  # at once when transformers is already imported

@@ -9,6 +9,7 @@ import sys
 
 from .core.command_options import (
     DTYPE_NAMES,
+    INFERENCE_QUANTIZATIONS,
     LONG_FORM_MAX_NEW_TOKENS,
     LONG_FORM_TASKS,
     OUTPUT_FORMATS,
@@ -78,6 +79,8 @@ def _eval_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--split", help="split to use when --data is a DatasetDict directory")
     parser.add_argument("--device", help="device for a single-process run (default: cuda if available, else cpu)")
     parser.add_argument("--dtype", default="auto", choices=DTYPE_NAMES, help="model dtype")
+    parser.add_argument("--quantization", choices=INFERENCE_QUANTIZATIONS,
+                        help="int8: int8 weights for every linear layer, CPU (fastest on CPUs without native bf16)")
     parser.add_argument("--spice", default="auto", choices=("auto", "require", "skip"),
                         help="captioning: compute SPICE if its Stanford jars are installed (auto), fail without "
                              "them (require), or never (skip)")
@@ -108,6 +111,10 @@ def _transcribe_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=OUTPUT_FORMATS, default="json")
     parser.add_argument("--output-dir", default=".", metavar="D", help="where the output files go (default: .)")
     parser.add_argument("--device", default=None, help="e.g. cuda, cpu (default: cuda when available)")
+    parser.add_argument("--dtype", default="auto", choices=DTYPE_NAMES,
+                        help="weight dtype (auto: bf16 on a GPU, fp32 on a CPU; with --quantization int8: bf16)")
+    parser.add_argument("--quantization", choices=INFERENCE_QUANTIZATIONS,
+                        help="int8: int8 weights for every linear layer, CPU (a full-size model in ~9 GB)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 

@@ -58,6 +58,7 @@ def _register() -> None:
 
     from .export import install_save_pretrained_hooks
     from .long_form.pipeline import register_pipeline
+    from .long_form.speech_recognition import register_speech_recognition
     from .modeling import (
         QwenAudioConfig,
         QwenAudioEncoder,
@@ -67,6 +68,7 @@ def _register() -> None:
         QwenAudioTextConfig,
         QwenAudioTextModel,
     )
+    from .modeling.original_auto_classes import install_original_layout_loading
     from .processing import QwenAudioFeatureExtractor, QwenAudioProcessor, QwenAudioTokenizer
 
     for config_class in (QwenAudioConfig, QwenAudioEncoderConfig, QwenAudioTextConfig):
@@ -81,7 +83,9 @@ def _register() -> None:
     AutoFeatureExtractor.register(QwenAudioConfig, QwenAudioFeatureExtractor, exist_ok=True)
     AutoProcessor.register(QwenAudioConfig, QwenAudioProcessor, exist_ok=True)
     AutoTokenizer.register(QwenAudioConfig, tokenizer_class=QwenAudioTokenizer, exist_ok=True)
+    install_original_layout_loading()  # Auto*.from_pretrained(ORIGINAL_DIR): no remote code, no prompt
     register_pipeline()  # transformers.pipeline("qwen-audio-long-form", model=DIR)
+    register_speech_recognition()  # transformers.pipeline("automatic-speech-recognition", model=DIR)
     install_save_pretrained_hooks()  # save_pretrained / push_to_hub / Trainer also write the remote-code files
 
 

@@ -111,3 +111,11 @@ def test_midi_tokens():
 def test_unknown_token_error_names_it():
     with pytest.raises(KeyError, match="<\\|klingon\\|>"):
         st.special_token_id("<|klingon|>")
+
+
+def test_end_token_lists_and_the_cut_at_the_first_end():
+    assert st.END_TOKEN_IDS == (151643, 151645) and st.BASE_END_TOKENS == (st.ENDOFTEXT,)
+    assert st.CHAT_STOP_TOKEN_IDS == (151645, 151644, 151643)  # Qwen-Audio-Chat's stop words: im_end, im_start, eot
+    assert st.until_end([5, 6, 151645, 7, 151643]) == [5, 6]
+    assert st.until_end([5, 151645, 6], end_ids=[151643]) == [5, 151645, 6]
+    assert st.until_end(iter([151643])) == [] and st.until_end([]) == []

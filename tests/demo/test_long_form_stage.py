@@ -3,9 +3,10 @@
 import numpy as np
 
 from qwen_audio_hf.demo import long_form as stage
-from qwen_audio_hf.processing.segmentation import active_region, segment
+from qwen_audio_hf.long_form.windows import active_region, segment
 from qwen_audio_hf import demo
 from qwen_audio_hf.demo import synthetic
+from qwen_audio_hf.modeling.generation import set_generation_defaults
 
 
 def test_recording_is_two_minutes_of_clips_and_random_silences():
@@ -32,7 +33,7 @@ def test_segmenter_cuts_only_in_the_silences_and_trims_to_each_clip():
 def test_stage_reports_the_metrics_keys(processor):
     settings = demo.DemoSettings(text_hidden_size=32, audio_d_model=32)
     model = demo.build_tiny_model(settings).eval()
-    demo.set_generation_defaults(model, processor.tokenizer)
+    set_generation_defaults(model, processor.tokenizer)
     examples = synthetic.make_examples(2, seed=2)
     metrics = stage.run_long_form_stage(
         model, processor, examples, seed=0, min_seconds=10.0, max_new_tokens=2,

@@ -13,9 +13,8 @@ import torch
 from qwen_audio_hf.cli import main as cli_main
 from qwen_audio_hf.evaluation import PROTOCOLS, evaluate, generate_responses, score_predictions
 from qwen_audio_hf.evaluation.data import load_predictions
-from qwen_audio_hf.evaluation.runner import _shard, greedy_generation_config
-from qwen_audio_hf.processing import QwenAudioFeatureExtractor, QwenAudioProcessor
-from qwen_audio_hf.processing.tokenization_qwen_audio import QwenAudioTokenizer
+from qwen_audio_hf.evaluation.runner import _shard
+from qwen_audio_hf.modeling.generation import greedy_generation_config
 
 from ..tiny_models import tiny_decoding_model
 
@@ -29,11 +28,6 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(previous)
-
-
-@pytest.fixture(scope="module")
-def processor():
-    return QwenAudioProcessor(QwenAudioFeatureExtractor(), QwenAudioTokenizer())
 
 
 @pytest.fixture(scope="module")
@@ -166,3 +160,15 @@ def test_cli_generates_then_rescores(model, processor, clips, tmp_path, capsys):
 
     assert cli_main(["eval", "--task", "meld", "--data", str(data)]) == 2
     assert "pass --data and --model" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("task, gt, response, printed", [
+    ("librispeech", "the cat sat down", "the cat sat up", '"WER %": 25.0'),
+    ("aishell1", "今天天气", "今天天汽", '"CER %": 25.0'),
+])
+def test_cli_prints_error_rates_in_percent_and_stores_fractions(task, gt, response, printed, tmp_path, capsys):
+    predictions = tmp_path / "predictions.json"
+    predictions.write_text(json.dumps([{"audio": "a.wav", "gt": gt, "response": response, "source": "test"}]))
+    assert cli_main(["eval", "--task", task, "--predictions", str(predictions), "--output-dir", str(tmp_path)]) == 0
+    assert printed in capsys.readouterr().out
+    assert json.loads((tmp_path / f"{task}_scores.json").read_text())["scores"]["test"]["wer"] == 0.25

@@ -7,17 +7,10 @@ import torch
 
 from qwen_audio_hf.evaluation import GenerationMetricsCallback, evaluate, metric_path
 from qwen_audio_hf.evaluation.metrics import accuracy, binary_answer_accuracy, corpus_bleu, word_error_rate
-from qwen_audio_hf.processing import QwenAudioProcessor
-from qwen_audio_hf.processing.tokenization_qwen_audio import QwenAudioTokenizer
 
 from ..tiny_models import tiny_decoding_model
 
 ASR_TAGS = {"task": "transcribe", "audio_language": "en", "text_language": "en", "output_instruction": "wo_itn"}
-
-
-@pytest.fixture(scope="module")
-def processor():
-    return QwenAudioProcessor(tokenizer=QwenAudioTokenizer())
 
 
 def _clip(seconds, seed):

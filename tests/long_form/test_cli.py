@@ -8,7 +8,7 @@ import soundfile
 
 from qwen_audio_hf.cli import main
 
-from .conftest import SR, recording
+from .signals import SR, recording
 
 
 @pytest.fixture(scope="module")
@@ -74,6 +74,19 @@ def test_bad_arguments_exit_2_with_a_message(model_dir, audio_files, tmp_path, c
     assert _run([talk], (model_dir, tmp_path), "--task", "s2tt") == 2
     assert "--target-language" in capsys.readouterr().err
     assert _run([talk], (str(tmp_path / "nope"), tmp_path)) == 2
-    assert "not a directory" in capsys.readouterr().err
+    assert f"no such folder: {tmp_path / 'nope'}" in capsys.readouterr().err
     assert _run([talk], (model_dir, tmp_path), "--chunk-length-s", "45") == 2
     assert "at most 30" in capsys.readouterr().err
+
+
+def test_int8_quantization_runs_every_linear_layer_in_int8(model_dir, audio_files, tmp_path, monkeypatch):
+    from qwen_audio_hf.modeling.int8 import Int8Linear
+
+    calls = []
+    original_forward = Int8Linear.forward
+    monkeypatch.setattr(Int8Linear, "forward", lambda self, x: calls.append(1) or original_forward(self, x))
+    talk = audio_files / "talk.flac"
+    assert _run([talk], (model_dir, tmp_path), "--quantization", "int8", "--device", "cpu") == 0
+    data = json.loads((tmp_path / "talk.json").read_text())
+    assert set(data) == {"audio", "duration_s", "text", "windows"} and len(data["windows"]) >= 3
+    assert calls  # the windows were decoded by int8 layers

@@ -4,10 +4,11 @@ import numpy as np
 import pytest
 
 from qwen_audio_hf.long_form import LongFormDecoder, LongFormError, LongFormTask, build_task
-from qwen_audio_hf.processing.segmentation import active_region, segment
+from qwen_audio_hf.long_form.windows import active_region, segment
 from qwen_audio_hf.processing.tags import TaskPrompt
 
-from .conftest import SR, ForceResponse, recording
+from ..tiny_models import ForceResponse
+from .signals import SR, recording
 
 SOUNDS = [(0.5, 3.0), (4.2, 6.8), (7.5, 7.9), (8.6, 12.3), (13.0, 17.5)]
 

@@ -8,7 +8,8 @@ import qwen_audio_hf  # noqa: F401  (registers the pipeline task)
 from qwen_audio_hf.long_form import LongFormDecoder, build_task
 from qwen_audio_hf.long_form.pipeline import TASK_NAME, QwenAudioLongFormPipeline
 
-from .conftest import SR, ForceResponse, recording
+from ..tiny_models import ForceResponse
+from .signals import SR, recording
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,10 @@ check the library's translation against a second, hand-written one.
 import json
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import torch
 from safetensors.torch import save_file
 
@@ -16,6 +18,12 @@ from qwen_audio_hf.modeling import QwenAudioForConditionalGeneration
 from qwen_audio_hf.modeling.modeling_qwen_audio_encoder import sinusoid_positions
 
 from ..original_fixtures import add_original_tokenizer_files
+
+RELEASED_REMOTE_CODE = ("audio.py", "configuration_qwen.py", "cpp_kernels.py", "modeling_qwen.py",
+                        "qwen_generation_utils.py", "tokenization_qwen.py")
+"""The .py files the released Qwen/Qwen-Audio(-Chat) repos ship beside the weights (their remote code)."""
+REMOTE_CODE_TRAP = "raise RuntimeError('remote code must never be imported: ' + __name__)\n"
+"""What those files hold here: importing or executing any of them fails loudly."""
 
 _LM_LAYER = {
     "input_layernorm": "ln_1",
@@ -72,8 +80,10 @@ def to_original_state_dict(model: QwenAudioForConditionalGeneration) -> dict[str
     return original
 
 
-def original_config_dict(model: QwenAudioForConditionalGeneration) -> dict:
-    text, audio = model.config.text_config, model.config.audio_config
+def original_config_dict(model_or_config) -> dict:
+    """The original config.json of a model (or of a `QwenAudioConfig`)."""
+    config = getattr(model_or_config, "config", model_or_config)
+    text, audio = config.text_config, config.audio_config
     return {
         "architectures": ["QWenLMHeadModel"],
         "auto_map": {
@@ -116,37 +126,67 @@ def original_config_dict(model: QwenAudioForConditionalGeneration) -> dict:
             "output_dim": text.hidden_size,
             "avg_pool": True,
             "add_audio_bos_eos_token": True,
-            "audio_start_id": model.config.audio_start_token_id,
+            "audio_start_id": config.audio_start_token_id,
         },
     }
 
 
-def write_original_checkpoint(model, directory: str, weights_format: str = "safetensors", shards: int = 2) -> str:
-    """Write `model` as an original hub checkpoint: sharded weights + index, config.json, remote-code leftovers."""
+def write_original_shards(shards: list[dict[str, Callable[[], torch.Tensor]]], directory: str,
+                          weights_format: str = "safetensors") -> int:
+    """Write weight shards + their index; each shard maps original keys to functions making the tensors, called
+    one shard at a time (so a full-size checkpoint never has more than one shard in memory). Returns the bytes."""
     os.makedirs(directory, exist_ok=True)
-    state = to_original_state_dict(model)
-    keys = sorted(state)
     stem, ext = ("model", "safetensors") if weights_format == "safetensors" else ("pytorch_model", "bin")
-    weight_map = {}
-    for shard in range(shards):
-        name = f"{stem}-{shard + 1:05d}-of-{shards:05d}.{ext}"
-        part = {k: state[k].contiguous() for k in keys[shard::shards]}
+    weight_map, total_size = {}, 0
+    for shard, makers in enumerate(shards):
+        name = f"{stem}-{shard + 1:05d}-of-{len(shards):05d}.{ext}"
+        part = {k: make().contiguous() for k, make in makers.items()}
         if ext == "safetensors":
             save_file(part, os.path.join(directory, name), metadata={"format": "pt"})
         else:
             torch.save(part, os.path.join(directory, name))
         weight_map.update({k: name for k in part})
-    total_size = sum(v.numel() * v.element_size() for v in state.values())
+        total_size += sum(v.numel() * v.element_size() for v in part.values())
+        del part
     index = {"metadata": {"total_size": total_size}, "weight_map": weight_map}
     with open(os.path.join(directory, f"{stem}.{ext}.index.json"), "w") as handle:
         json.dump(index, handle)
+    return total_size
+
+
+def write_original_files(config, directory: str, generation_config: dict | None = None) -> None:
+    """Everything of a released checkpoint folder but the weights: config.json, generation_config.json,
+    tokenizer_config.json, qwen.tiktoken, mel_filters.npz and the remote-code file names (traps: importing any
+    of them raises)."""
+    os.makedirs(directory, exist_ok=True)
     with open(os.path.join(directory, "config.json"), "w") as handle:
-        json.dump(original_config_dict(model), handle, indent=2)
+        json.dump(original_config_dict(config), handle, indent=2)
     with open(os.path.join(directory, "generation_config.json"), "w") as handle:
         generation = {"chat_format": "raw", "eos_token_id": 151643, "pad_token_id": 151643, "max_new_tokens": 512}
-        json.dump(generation, handle)
-    for extra in ("modeling_qwen.py", "configuration_qwen.py", "audio.py"):
-        with open(os.path.join(directory, extra), "w") as handle:
-            handle.write("raise RuntimeError('remote code must never be executed')\n")
+        json.dump(generation_config or generation, handle)
+    for name in RELEASED_REMOTE_CODE:
+        with open(os.path.join(directory, name), "w") as handle:
+            handle.write(REMOTE_CODE_TRAP)
+    np.savez(os.path.join(directory, "mel_filters.npz"), mel_80=np.zeros((80, 201), dtype=np.float32))
     add_original_tokenizer_files(Path(directory))
+
+
+def write_original_checkpoint(model, directory: str, weights_format: str = "safetensors", shards: int = 2) -> str:
+    """Write `model` as an original hub checkpoint: sharded weights + index, config.json, remote-code leftovers."""
+    state = to_original_state_dict(model)
+    keys = sorted(state)
+    write_original_shards([{k: state[k].clone for k in keys[s::shards]} for s in range(shards)], directory,
+                          weights_format)
+    write_original_files(model.config, directory)
     return directory
+
+
+def released_and_converted_folders(root: Path, seed: int = 3) -> dict[str, str]:
+    """{"original": a tiny model in the released layout (remote code as traps), "converted": the same weights
+    after `qwen-audio-hf convert`} under root; the parametrization of the every-entry-point tests."""
+    from qwen_audio_hf.modeling.conversion import convert_checkpoint
+
+    from ..tiny_models import tiny_model
+
+    original = write_original_checkpoint(tiny_model(seed=seed), str(root / "Qwen-Audio"))
+    return {"original": original, "converted": convert_checkpoint(original, str(root / "converted"))}

@@ -5,8 +5,6 @@ import pytest
 import torch
 
 from qwen_audio_hf.core.token_ids import ENDOFTEXT_ID
-from qwen_audio_hf.processing import QwenAudioFeatureExtractor, QwenAudioProcessor
-from qwen_audio_hf.processing.tokenization_qwen_audio import QwenAudioTokenizer
 
 from ..tiny_models import tiny_model
 
@@ -23,11 +21,6 @@ PROMPTS = [
 @pytest.fixture(scope="module")
 def model():
     return tiny_model(seed=3)
-
-
-@pytest.fixture(scope="module")
-def processor():
-    return QwenAudioProcessor(QwenAudioFeatureExtractor(), QwenAudioTokenizer())
 
 
 def clip(seconds: float, seed: int) -> np.ndarray:

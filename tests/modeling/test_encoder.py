@@ -9,19 +9,12 @@ from qwen_audio_hf.modeling import QwenAudioEncoder, QwenAudioEncoderConfig, aud
 from qwen_audio_hf.processing import QwenAudioFeatureExtractor
 from qwen_audio_hf.modeling.modeling_qwen_audio_encoder import sinusoid_positions
 
-from ..tiny_models import audio_features
+from ..tiny_models import audio_features, tiny_encoder
 
 
 @pytest.fixture(scope="module")
 def encoder():
-    torch.manual_seed(0)
-    config = QwenAudioEncoderConfig(d_model=32, encoder_layers=2, encoder_attention_heads=4)
-    model = QwenAudioEncoder(config).eval()
-    with torch.no_grad():
-        for param in model.parameters():
-            if param.dim() >= 2:
-                param.normal_(0.0, 0.1)
-    return model
+    return tiny_encoder(0)
 
 
 def test_token_counts_follow_the_conv_and_pooling_arithmetic():

@@ -5,21 +5,13 @@ import torch
 import torch._dynamo
 from torch._dynamo.utils import counters
 
-from qwen_audio_hf.modeling import QwenAudioEncoder, QwenAudioEncoderConfig
+from qwen_audio_hf.modeling import QwenAudioEncoder
 
-from ..tiny_models import audio_features
+from ..tiny_models import audio_features, tiny_encoder
 
 
 def _encoder(batch_invariant: bool = True) -> QwenAudioEncoder:
-    torch.manual_seed(0)
-    config = QwenAudioEncoderConfig(d_model=32, encoder_layers=2, encoder_attention_heads=4,
-                                    batch_invariant=batch_invariant)
-    model = QwenAudioEncoder(config).eval()
-    with torch.no_grad():
-        for param in model.parameters():
-            if param.dim() >= 2:
-                param.normal_(0.0, 0.1)
-    return model
+    return tiny_encoder(0, batch_invariant=batch_invariant)
 
 
 def _clips(*mel_frames: int) -> tuple[torch.Tensor, torch.Tensor]:

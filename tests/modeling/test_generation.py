@@ -1,99 +1,74 @@
-"""Generation: KV cache == full recomputation, left-padded batches == prompts alone, audio only at prefill."""
+"""modeling.generation: the one greedy decoding path (batched = one by one, cut at the first end token, ids from
+core.token_ids, generate_kwargs split between the config and generate())."""
 
+import numpy as np
 import pytest
-import torch
 
-from ..tiny_models import audio_features, left_pad_batch, prompt_ids, tiny_model
+from qwen_audio_hf.core.token_ids import BASE_END_TOKENS, END_TOKENS, ENDOFTEXT_ID, IM_END, IM_END_ID
+from qwen_audio_hf.modeling.generation import (
+    generate_batch,
+    generate_texts,
+    greedy_generation_config,
+    set_generation_defaults,
+)
 
-NEW_TOKENS = 8
+from ..tiny_models import ForceResponse, tiny_decoding_model
+
+PROMPT = "<audio></audio><|startoftranscript|><|en|><|transcribe|><|en|><|notimestamps|><|wo_itn|>"
 
 
 @pytest.fixture(scope="module")
 def model():
-    return tiny_model(seed=1)
+    return tiny_decoding_model(seed=2)
 
 
-def _single(mel_frames, n_text, offset, seed):
-    ids = torch.tensor([prompt_ids(mel_frames, n_text, offset)])
-    inputs = dict(input_ids=ids, attention_mask=torch.ones_like(ids))
-    if mel_frames:
-        features, mask = audio_features(mel_frames, seed=seed)
-        inputs.update(input_features=features[None], feature_attention_mask=mask[None])
-    return inputs
+def _clips():
+    rng = np.random.default_rng(0)
+    return [(0.3 * rng.standard_normal(int(seconds * 16000))).astype(np.float32) for seconds in (0.4, 1.7, 0.9)]
 
 
-def _greedy(model, inputs, **kwargs):
-    with torch.no_grad():
-        out = model.generate(**inputs, max_new_tokens=NEW_TOKENS, do_sample=False, return_dict_in_generate=True,
-                             output_scores=True, pad_token_id=151643, eos_token_id=None, **kwargs)
-    return out.sequences[:, inputs["input_ids"].shape[1]:], torch.stack(out.scores, 1)
+def test_batched_texts_equal_one_by_one(model, processor):
+    clips = _clips()
+    prompts = [PROMPT, PROMPT + "hello", PROMPT]
+    batched = generate_texts(model, processor, prompts, clips, max_new_tokens=5, batch_size=3)
+    alone = generate_texts(model, processor, prompts, clips, max_new_tokens=5, batch_size=1)
+    assert batched == alone and len(batched) == 3
+    with pytest.raises(ValueError, match="batch_size must be >= 1"):
+        generate_texts(model, processor, prompts, clips, max_new_tokens=5, batch_size=0)
 
 
-def test_manual_cache_decoding_equals_full_recomputation(model):
-    inputs = _single(300, 4, 0, seed=0)
-    ids = inputs["input_ids"]
-    with torch.no_grad():
-        prefill = model(**inputs, use_cache=True)
-        cache, sequence = prefill.cache, ids
-        step_logits = [prefill.logits[:, -1]]
-        for _ in range(4):
-            next_token = step_logits[-1].argmax(-1, keepdim=True)
-            sequence = torch.cat([sequence, next_token], 1)
-            out = model(input_ids=next_token, attention_mask=torch.ones_like(sequence), cache=cache,
-                        use_cache=True, input_features=inputs["input_features"],  # ignored after the prefill
-                        feature_attention_mask=inputs["feature_attention_mask"])
-            cache = out.cache
-            step_logits.append(out.logits[:, -1])
-        full = model(input_ids=sequence, attention_mask=torch.ones_like(sequence),
-                     input_features=inputs["input_features"], feature_attention_mask=inputs["feature_attention_mask"])
-    expected = full.logits[:, ids.shape[1] - 1:]
-    torch.testing.assert_close(torch.stack(step_logits, 1), expected, rtol=1e-4, atol=1e-4)
+def test_rows_are_cut_at_the_first_end_token_with_special_tokens_kept(model, processor):
+    ids = processor.tokenizer("hello<|0.40|> world" + IM_END, add_special_tokens=False)["input_ids"]
+    forced = {"logits_processor": [ForceResponse(ids)]}
+    [chat_end] = generate_texts(model, processor, [PROMPT], _clips()[:1], max_new_tokens=len(ids) + 2,
+                                end_tokens=END_TOKENS, generate_kwargs=forced)
+    assert chat_end == "hello<|0.40|> world"
+    # <|im_end|> does not end a base-model response: decoding runs on and the token stays in the text
+    [base_end] = generate_texts(model, processor, [PROMPT], _clips()[:1], max_new_tokens=len(ids),
+                                end_tokens=BASE_END_TOKENS, generate_kwargs=forced)
+    assert base_end == "hello<|0.40|> world" + IM_END
 
 
-def test_generate_with_and_without_cache_agree(model):
-    inputs = _single(300, 4, 0, seed=0)
-    cached_tokens, cached_scores = _greedy(model, inputs, use_cache=True)
-    plain_tokens, plain_scores = _greedy(model, inputs, use_cache=False)
-    assert torch.equal(cached_tokens, plain_tokens)
-    torch.testing.assert_close(cached_scores, plain_scores, rtol=1e-4, atol=1e-4)
+def test_a_prepared_batch_decodes_like_rendered_prompts(model, processor):
+    clips = _clips()[:2]
+    inputs = processor(text=[PROMPT, PROMPT], audio=clips, sampling_rate=16000, padding_side="left")
+    assert generate_batch(model, processor, inputs, max_new_tokens=4) == generate_texts(
+        model, processor, [PROMPT, PROMPT], clips, max_new_tokens=4)
 
 
-def test_left_padded_batch_matches_each_prompt_alone(model):
-    specs = [(300, 3, 0, 10), (100, 7, 3, 11), (None, 5, 6, 12), (40, 1, 2, 13)]
-    alone = [_greedy(model, _single(*spec))[0][0] for spec in specs]
-    assert len({tuple(tokens.tolist()) for tokens in alone}) > 1  # the prompts really lead to different outputs
-
-    rows = [prompt_ids(m, n, o) for m, n, o, _ in specs]
-    ids, mask = left_pad_batch(rows)
-    feats = [audio_features(m, seed=s) for m, _, _, s in specs if m]
-    batch = dict(input_ids=ids, attention_mask=mask, input_features=torch.stack([f for f, _ in feats]),
-                 feature_attention_mask=torch.stack([m for _, m in feats]))
-    batched, _ = _greedy(model, batch)
-    for row, expected in enumerate(alone):
-        assert batched[row].tolist() == expected.tolist(), f"row {row}"
+def test_config_ids_come_from_the_token_inventory(processor):
+    base = greedy_generation_config(processor.tokenizer, 7)
+    assert (base.eos_token_id, base.pad_token_id, base.min_new_tokens, base.do_sample) == (ENDOFTEXT_ID, ENDOFTEXT_ID,
+                                                                                           1, False)
+    chat = greedy_generation_config(processor.tokenizer, 7, END_TOKENS, min_new_tokens=None)
+    assert (chat.eos_token_id, chat.pad_token_id, chat.min_new_tokens) == ([ENDOFTEXT_ID, IM_END_ID], ENDOFTEXT_ID,
+                                                                           None)
 
 
-def test_beam_search_repeats_each_rows_audios_with_the_row(model):
-    specs = [[(300, 1), (60, 2)], [(120, 3)]]  # row 0 holds two audios, row 1 one
-    rows, feats = [], []
-    for row_index, row in enumerate(specs):
-        ids = []
-        for mel_frames, seed in row:
-            ids += prompt_ids(mel_frames, 2, offset=seed)
-            feats.append(audio_features(mel_frames, seed=seed))
-        rows.append(ids)
-    ids, mask = left_pad_batch(rows)
-    batch = dict(input_ids=ids, attention_mask=mask, input_features=torch.stack([f for f, _ in feats]),
-                 feature_attention_mask=torch.stack([m for _, m in feats]))
-    kwargs = dict(max_new_tokens=4, do_sample=False, num_beams=2, num_return_sequences=2, pad_token_id=151643,
-                  eos_token_id=None)
-    with torch.no_grad():
-        batched = model.generate(**batch, **kwargs)[:, ids.shape[1]:]
-        for row_index, row in enumerate(specs):
-            first = sum(len(r) for r in specs[:row_index])
-            single = dict(input_ids=torch.tensor([rows[row_index]]),
-                          input_features=batch["input_features"][first : first + len(row)],
-                          feature_attention_mask=batch["feature_attention_mask"][first : first + len(row)])
-            single["attention_mask"] = torch.ones_like(single["input_ids"])
-            alone = model.generate(**single, **kwargs)[:, single["input_ids"].shape[1]:]
-            assert batched[2 * row_index : 2 * row_index + 2].tolist() == alone.tolist()
+def test_generation_defaults_are_written_into_the_model(processor):
+    model = tiny_decoding_model(seed=0)
+    model.generation_config.do_sample = True
+    set_generation_defaults(model, processor.tokenizer)
+    config = model.generation_config
+    assert (config.eos_token_id, config.pad_token_id, config.do_sample) == ([ENDOFTEXT_ID, IM_END_ID], ENDOFTEXT_ID,
+                                                                            False)

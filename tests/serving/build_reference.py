@@ -15,7 +15,9 @@ import numpy as np
 import soundfile
 import torch
 
-from qwen_audio_hf import QwenAudioConfig, QwenAudioForConditionalGeneration, QwenAudioProcessor, QwenAudioTokenizer
+from qwen_audio_hf import QwenAudioForConditionalGeneration, QwenAudioProcessor, QwenAudioTokenizer
+
+from ..tiny_models import tiny_model
 
 MAX_NEW_TOKENS = 12
 SEQ_LENGTH = 512
@@ -25,19 +27,7 @@ CLIPS = [("tone", 2.5, 16000), ("chirp", 4.0, 16000), ("noise44k", 1.7, 44100)]
 
 def tiny_checkpoint_model(seed: int = 0) -> QwenAudioForConditionalGeneration:
     """head_dim 32 (vLLM's CPU attention needs >= 32); larger random weights so tokens differ between inputs."""
-    torch.manual_seed(seed)
-    config = QwenAudioConfig(
-        audio_config=dict(d_model=64, encoder_layers=2, encoder_attention_heads=4, num_mel_bins=80),
-        text_config=dict(
-            hidden_size=128, intermediate_size=256, num_hidden_layers=2, num_attention_heads=4, seq_length=SEQ_LENGTH
-        ),
-    )
-    model = QwenAudioForConditionalGeneration(config).eval()
-    with torch.no_grad():
-        for name, param in model.named_parameters():
-            if param.dim() >= 2 and "norm" not in name:
-                param.normal_(0.0, 0.08)
-    return model
+    return tiny_model(seed, layers=2, hidden=128, heads=4, audio_d_model=64, init_std=0.08, seq_length=SEQ_LENGTH)
 
 
 def make_clip(kind: str, seconds: float, rate: int) -> np.ndarray:
@@ -85,6 +75,33 @@ def chat_reference(model, processor, clips: dict) -> dict:
     return {**chat, "prompt_ids": prompt_ids, "tokens": output[0, len(prompt_ids):].tolist()}
 
 
+TRANSCRIPTION_CHUNK_S = 5.0
+"""Longest window of the transcription checks (a 5 s window fits the tiny checkpoint's 512-token context)."""
+
+
+def transcription_reference(out: Path, checkpoint: Path) -> dict:
+    """A 13 s recording with pauses, transcribed by `qwen-audio-hf transcribe` in every format (and with word
+    timestamps): what the server's /v1/audio/transcriptions must answer for the same file."""
+    import tempfile
+
+    from qwen_audio_hf.cli import main as cli
+
+    from ..long_form.signals import recording
+
+    path = out / "talk.wav"
+    soundfile.write(path, recording([(0.4, 3.1), (4.3, 7.9), (9.0, 12.4)], 13.0, seed=5), 16000, subtype="FLOAT")
+    outputs = {}
+    for fmt, extra in (("json", []), ("srt", []), ("vtt", []), ("txt", []), ("words", ["--timestamps"])):
+        with tempfile.TemporaryDirectory() as directory:
+            args = ["transcribe", str(path), "--model", str(checkpoint), "--chunk-length-s", str(TRANSCRIPTION_CHUNK_S),
+                    "--max-new-tokens", str(MAX_NEW_TOKENS), "--format", "json" if fmt == "words" else fmt,
+                    "--output-dir", directory, "--no-progress", "--device", "cpu", *extra]
+            assert cli(args) == 0, args
+            text = (Path(directory) / f"talk.{'json' if fmt == 'words' else fmt}").read_text()
+        outputs[fmt] = json.loads(text) if fmt in ("json", "words") else text
+    return {"path": str(path), "chunk_length_s": TRANSCRIPTION_CHUNK_S, "max_new_tokens": MAX_NEW_TOKENS, **outputs}
+
+
 def main(out_dir: str) -> None:
     out = Path(out_dir)
     checkpoint = out / "checkpoint"
@@ -111,6 +128,7 @@ def main(out_dir: str) -> None:
         results.append({**case, "prompt_ids": prompt_ids, "tokens": output[0, len(prompt_ids):].tolist()})
     reference = {"checkpoint": str(checkpoint), "seq_length": SEQ_LENGTH, "clips": clips, "cases": results}
     reference["chat"] = chat_reference(model, processor, clips)
+    reference["transcription"] = transcription_reference(out, checkpoint)
     (out / "reference.json").write_text(json.dumps(reference, indent=1))
 
 

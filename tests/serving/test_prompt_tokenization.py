@@ -3,14 +3,7 @@ make_context). The ids agree except when a message's content starts with a newli
 
 import pytest
 
-from qwen_audio_hf import QwenAudioProcessor, QwenAudioTokenizer
-
 HEADER = "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\n"
-
-
-@pytest.fixture(scope="module")
-def processor():
-    return QwenAudioProcessor(tokenizer=QwenAudioTokenizer())
 
 
 @pytest.mark.parametrize(

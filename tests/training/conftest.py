@@ -9,18 +9,12 @@ import numpy as np
 import pytest
 import soundfile
 
-from qwen_audio_hf.processing import QwenAudioProcessor
-from qwen_audio_hf.processing.tokenization_qwen_audio import QwenAudioTokenizer
 from qwen_audio_hf.training import load_pretraining_data, load_sft_data
-from qwen_audio_hf.training.recipes import tiny_random_model
+
+from ..tiny_models import tiny_training_model
 
 ASR_TAGS = {"task": "transcribe", "audio_language": "en", "text_language": "en", "output_instruction": "wo_itn"}
 CAPTION_TAGS = {"task": "caption", "text_language": "en", "output_instruction": "caption_clotho"}
-
-
-@pytest.fixture(scope="session")
-def processor():
-    return QwenAudioProcessor(tokenizer=QwenAudioTokenizer())
 
 
 @pytest.fixture(scope="session")
@@ -107,4 +101,4 @@ def sft_data(processor, sft_jsonl):
 
 @pytest.fixture
 def tiny_model():
-    return tiny_random_model(seed=0)
+    return tiny_training_model(seed=0)

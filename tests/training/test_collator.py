@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from qwen_audio_hf.training import IGNORE_INDEX, QwenAudioDataCollator, load_sft_data
-from qwen_audio_hf.training.data import load_waveform
+from qwen_audio_hf.processing.audio_io import load_audio
 
 from qwen_audio_hf.core.token_ids import AUDIO_END_ID, AUDIO_PAD_ID, AUDIO_START_ID
 from qwen_audio_hf.core.token_ids import ENDOFTEXT_ID as ENDOFTEXT
@@ -26,7 +26,7 @@ def _rows(dataset):
 def test_pretraining_batch_matches_processor_and_supervises_target_only(processor, pretraining_data):
     rows = _rows(pretraining_data)
     batch = QwenAudioDataCollator(processor)(rows)
-    waveforms = [load_waveform(row["audio"]) for row in rows]
+    waveforms = [load_audio(row["audio"]) for row in rows]
     # The same rows through the processor in one piece (tags and target rendered by hand here).
     prompts = {"transcribe": "<|startoftranscript|><|en|><|transcribe|><|en|><|notimestamps|><|wo_itn|>",
                "caption": "<|startofanalysis|><|unknown|><|caption|><|en|><|notimestamps|><|caption_clotho|>"}

@@ -72,7 +72,7 @@ def test_datasets_audio_feature_is_read_without_decoding(processor, clips):
 
 def test_in_memory_arrays_and_resampling(processor):
     rows = [
-        {"audio": np.zeros(16000, dtype=np.float32), "tags": ASR_TAGS, "target": "a"},
+        {"audio": {"array": np.zeros(16000, dtype=np.float32), "sampling_rate": 16000}, "tags": ASR_TAGS, "target": "a"},
         {"audio": {"array": np.zeros(8000, dtype=np.float32), "sampling_rate": 8000}, "tags": ASR_TAGS, "target": "b"},
     ]
     dataset = load_pretraining_data(rows, processor)
@@ -90,6 +90,8 @@ def test_in_memory_arrays_and_resampling(processor):
         ({"tags": {**ASR_TAGS, "speaker": "bob"}}, r"unknown TaskPrompt field\(s\) \['speaker'\]"),
         ({"target": ""}, "'target' must be a non-empty string"),
         ({"audio": "long.wav"}, "at most 30 s"),
+        ({"audio": np.zeros(16000, dtype=np.float32)}, "bare array without its sampling rate"),
+        ({"audio": {"array": np.zeros(16000, dtype=np.float32)}}, "sampling_rate` is required"),
     ],
 )
 def test_bad_rows_raise_clear_errors(processor, clips, change, message):

@@ -18,9 +18,9 @@ from transformers import AutoModelForCausalLM, AutoProcessor
 
 import qwen_audio_hf  # noqa: F401
 from qwen_audio_hf.modeling import QwenAudioForConditionalGeneration
-from qwen_audio_hf.processing import QwenAudioProcessor, QwenAudioTokenizer
 from qwen_audio_hf.training import export_merged, sft
-from qwen_audio_hf.training.recipes import tiny_random_model
+
+from ..tiny_models import tiny_training_model
 
 PROMPT = "<audio></audio><|startoftranscript|><|en|><|transcribe|><|en|><|notimestamps|><|wo_itn|>hello"
 
@@ -96,11 +96,6 @@ def clip():
     return (0.1 * np.random.default_rng(0).standard_normal(16000)).astype(np.float32)
 
 
-@pytest.fixture(scope="module")
-def processor():
-    return QwenAudioProcessor(tokenizer=QwenAudioTokenizer())
-
-
 def _logits(model, processor, clip):
     inputs = processor(text=[PROMPT], audio=[clip], sampling_rate=16000)
     with torch.no_grad():
@@ -118,7 +113,7 @@ def _remote_logits(folders, clip, tmp_path):
 
 def test_push_to_hub_model_processor_trainer_and_merged(hub, processor, clip, sft_data, tmp_path):
     # model.push_to_hub + processor.push_to_hub
-    model = tiny_random_model(seed=3)
+    model = tiny_training_model(seed=3)
     model.push_to_hub("someone/tiny")
     processor.push_to_hub("someone/tiny")
     repo = hub.folder("someone/tiny")
@@ -133,7 +128,7 @@ def test_push_to_hub_model_processor_trainer_and_merged(hub, processor, clip, sf
     fast = dict(max_steps=1, per_device_train_batch_size=2, learning_rate=1e-2, warmup_steps=0, save_steps=10,
                 train_sampling_strategy="sequential", max_length=512)
     base_dir = str(tmp_path / "base")
-    tiny_random_model(seed=0).save_pretrained(base_dir)  # the adapter's base_model_name_or_path
+    tiny_training_model(seed=0).save_pretrained(base_dir)  # the adapter's base_model_name_or_path
 
     full = sft(QwenAudioForConditionalGeneration.from_pretrained(base_dir), processor, sft_data,
                str(tmp_path / "full"), use_lora=False, hub_model_id="someone/full", **fast)

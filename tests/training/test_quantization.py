@@ -20,7 +20,9 @@ from qwen_audio_hf.training.quantization import (  # noqa: E402
     module_types,
     quantization_config,
 )
-from qwen_audio_hf.training.recipes import apply_lora, tiny_random_model  # noqa: E402
+from qwen_audio_hf.training.recipes import apply_lora  # noqa: E402
+
+from ..tiny_models import tiny_training_model  # noqa: E402
 
 EXAMPLES = os.path.join(os.path.dirname(__file__), "..", "..", "examples")
 QUANTIZED_CLASS = {"4bit": "Linear4bit", "8bit": "Linear8bitLt"}
@@ -31,7 +33,7 @@ FAST = dict(per_device_train_batch_size=2, learning_rate=1e-3, warmup_steps=0, l
 @pytest.fixture(scope="module")
 def tiny_dir(tmp_path_factory):
     path = tmp_path_factory.mktemp("tiny_bf16")
-    tiny_random_model(seed=0).save_pretrained(str(path))
+    tiny_training_model(seed=0).save_pretrained(str(path))
     return str(path)
 
 
@@ -141,7 +143,7 @@ def test_kbit_preparation_keeps_bf16_unless_asked_to_upcast(tiny_dir):
     assert {p.dtype for p in upcast.model.audio_tower.parameters()} == {torch.float32}
     assert upcast.lm_head.weight.dtype == torch.float32
     with pytest.raises(ValueError, match="quantization_config"):
-        prepare_for_kbit_training(tiny_random_model(seed=0))
+        prepare_for_kbit_training(tiny_training_model(seed=0))
 
 
 def test_qlora_refuses_full_finetuning_and_merged_export(tiny_dir, processor, sft_data, tmp_path):

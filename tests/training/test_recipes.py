@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 
 import pytest
@@ -22,7 +23,8 @@ from qwen_audio_hf.training import (
     sft,
     training_arguments,
 )
-from qwen_audio_hf.training.recipes import tiny_random_model
+
+from ..tiny_models import tiny_training_model
 
 EXAMPLES = os.path.join(os.path.dirname(__file__), "..", "..", "examples")
 FAST = dict(per_device_train_batch_size=2, learning_rate=1e-3, warmup_steps=0, logging_steps=1,
@@ -93,7 +95,7 @@ def test_group_by_length_uses_the_length_column(processor, pretraining_data, tin
 
 
 def test_pretrain_trains_audio_side_writes_curve_and_resumes(processor, pretraining_data, tmp_path):
-    model = tiny_random_model(seed=0)
+    model = tiny_training_model(seed=0)
     before = _snapshot(model)
     result = pretrain(model, processor, pretraining_data, str(tmp_path / "run"), max_steps=2, save_steps=1, **FAST)
     losses = [entry["loss"] for entry in result.log_history if "loss" in entry]
@@ -106,7 +108,7 @@ def test_pretrain_trains_audio_side_writes_curve_and_resumes(processor, pretrain
     assert os.path.isdir(tmp_path / "run" / "checkpoint-1") and os.path.isfile(tmp_path / "run" / "model.safetensors")
 
     # Resume from checkpoint-1 in a fresh process state: step 2 reproduces the uninterrupted run.
-    resumed = pretrain(tiny_random_model(seed=1), processor, pretraining_data, str(tmp_path / "resumed"),
+    resumed = pretrain(tiny_training_model(seed=1), processor, pretraining_data, str(tmp_path / "resumed"),
                        max_steps=2, save_steps=10, resume_from_checkpoint=str(tmp_path / "run" / "checkpoint-1"),
                        **FAST)
     resumed_losses = {entry["step"]: entry["loss"] for entry in resumed.log_history if "loss" in entry}
@@ -117,7 +119,7 @@ def test_pretrain_trains_audio_side_writes_curve_and_resumes(processor, pretrain
 
 
 def test_sft_lora_merge_and_export(processor, sft_data, tmp_path):
-    model = tiny_random_model(seed=0)
+    model = tiny_training_model(seed=0)
     before = _snapshot(model)
     result = sft(model, processor, sft_data, str(tmp_path / "sft"), max_steps=1, save_steps=10, **FAST)
     peft_model = result.model
@@ -144,7 +146,7 @@ def test_sft_lora_merge_and_export(processor, sft_data, tmp_path):
 
 
 def test_sft_full_with_gradient_checkpointing_trains_language_model_only(processor, sft_data, tmp_path):
-    model = tiny_random_model(seed=0)
+    model = tiny_training_model(seed=0)
     before = _snapshot(model)
     result = sft(model, processor, sft_data, str(tmp_path / "full"), use_lora=False, gradient_checkpointing=True,
                  max_steps=1, save_steps=10, **FAST)
@@ -167,3 +169,28 @@ def test_sft_lora_example_script(processor_dir, sft_jsonl, tmp_path):
         assert any("loss" in entry for entry in json.load(handle))
     assert os.path.isfile(out / "loss_curve.png") and os.path.isfile(export / "model.safetensors")
     assert type(result.model) is QwenAudioForConditionalGeneration
+
+
+@pytest.fixture(scope="module")
+def layout_folders(tmp_path_factory):
+    from ..modeling.original_layout import released_and_converted_folders
+
+    return released_and_converted_folders(tmp_path_factory.mktemp("layouts"))
+
+
+@pytest.mark.parametrize("quantization", [None, "4bit"])
+@pytest.mark.parametrize("layout", ["original", "converted"])
+def test_sft_lora_example_takes_the_released_and_a_converted_folder(layout_folders, layout, quantization, sft_jsonl,
+                                                                     tmp_path):
+    """`examples/sft_lora.py --model DIR [--quantization 4bit]` in a fresh process with stdin closed."""
+    if quantization:
+        pytest.importorskip("bitsandbytes")
+    command = [sys.executable, os.path.join(EXAMPLES, "sft_lora.py"), "--model", layout_folders[layout], "--data",
+               sft_jsonl, "--output-dir", str(tmp_path / "out"), "--max-steps", "1", "--batch-size", "2",
+               "--logging-steps", "1", "--sequential", *(["--quantization", quantization] if quantization else [])]
+    run = subprocess.run(command, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=600,
+                         env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert run.returncode == 0, run.stderr[-3000:]
+    with open(tmp_path / "out" / "log_history.json", encoding="utf-8") as handle:
+        assert any("loss" in entry for entry in json.load(handle))
+    assert "trust_remote_code" not in run.stderr and "gemm_4bit" not in run.stderr

@@ -12,11 +12,15 @@ OUTPUT_FORMATS = ("json", "txt", "srt", "vtt")
 """`qwen-audio-hf transcribe --format`."""
 DTYPE_NAMES = ("auto", "float32", "bfloat16", "float16")
 """Weight dtypes a command accepts by name ("auto": as stored in the checkpoint)."""
+QUANTIZATION_NAMES = ("4bit", "8bit", "int8")
+"""`--quantization`: bitsandbytes 4-bit / 8-bit (QLoRA training, GPU) or int8 CPU inference (modeling.int8)."""
+INFERENCE_QUANTIZATIONS = ("int8",)
+"""`transcribe` / `eval --quantization`: the CPU inference path."""
 PROTOCOL_NAMES = ("librispeech", "aishell1", "aishell2", "covost2", "clotho", "srwt", "cochlscene", "tut2017",
                   "meld", "vocalsound", "nsynth", "clothoaqa")
 """The paper's evaluation protocols (`evaluation.protocols.PROTOCOLS`, same order)."""
 TASK_FAMILIES = ("asr", "s2tt", "aac", "asc", "ser", "vsc", "mna", "aqa", "industrial_srwt")
 """Task families `qwen-audio-hf eval --task` also takes (`evaluation.protocols.FAMILY_DEFAULTS`, same order)."""
 
-__all__ = ["DTYPE_NAMES", "LONG_FORM_MAX_NEW_TOKENS", "LONG_FORM_TASKS", "OUTPUT_FORMATS", "PROTOCOL_NAMES",
+__all__ = ["DTYPE_NAMES", "INFERENCE_QUANTIZATIONS", "QUANTIZATION_NAMES", "LONG_FORM_MAX_NEW_TOKENS", "LONG_FORM_TASKS", "OUTPUT_FORMATS", "PROTOCOL_NAMES",
            "TASK_FAMILIES"]

@@ -189,8 +189,24 @@ AUDIO_END_ID = SPECIAL_TOKEN_IDS[AUDIO_END]
 FIRST_TIMESTAMP_ID = SPECIAL_TOKEN_IDS[TIMESTAMP_TOKENS[0]]
 LAST_TIMESTAMP_ID = SPECIAL_TOKEN_IDS[TIMESTAMP_TOKENS[-1]]
 
+# --- where generation stops (the first token of each list is also the pad token) ------------------
+BASE_END_TOKENS = (ENDOFTEXT,)
+"""End of a base-model (tagged-prompt) response: the original evaluation stops here."""
+END_TOKENS = (ENDOFTEXT, IM_END)
+"""End of a base-model or a chat response: what mixed or unknown prompts (demo, long form, examples) stop at."""
+END_TOKEN_IDS = tuple(SPECIAL_TOKEN_IDS[token] for token in END_TOKENS)
+CHAT_STOP_TOKENS = (IM_END, IM_START, ENDOFTEXT)
+"""The original chat model's stop words (``generation_config.json`` of Qwen-Audio-Chat, ChatML)."""
+CHAT_STOP_TOKEN_IDS = tuple(SPECIAL_TOKEN_IDS[token] for token in CHAT_STOP_TOKENS)
+
 if len(AUDIO_SPECIAL_TOKENS) != 3314 or len(SPECIAL_TOKEN_IDS) != len(SPECIAL_TOKENS):
     raise RuntimeError("Qwen-Audio special-token inventory is inconsistent (expected 3314 unique audio tokens)")
 
 PADDED_VOCAB_SIZE = 155947
 """Embedding / LM-head rows of the released Qwen-Audio (the :data:`VOCAB_SIZE` token ids plus unused padding rows)."""
+
+
+def until_end(ids, end_ids=END_TOKEN_IDS) -> list[int]:
+    """``ids`` up to (without) the first of ``end_ids``: a generated response cut where it ends."""
+    ids, end_ids = list(ids), set(end_ids)
+    return ids[: next((i for i, token in enumerate(ids) if token in end_ids), len(ids))]

@@ -24,7 +24,6 @@ from .training import (
     build_processor,
     build_tiny_model,
     pretrain_stage,
-    set_generation_defaults,
     sft_stage,
 )
 
@@ -45,7 +44,6 @@ __all__ = [
     "prompt_text",
     "run_cli",
     "run_demo",
-    "set_generation_defaults",
     "sft_rows",
     "sft_stage",
     "synthetic",

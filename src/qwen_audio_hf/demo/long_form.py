@@ -18,9 +18,10 @@ from typing import Callable, Dict, List, Sequence, Tuple
 
 import numpy as np
 
+from ..core.token_ids import IM_END
 from ..long_form import LongFormDecoder, LongFormTask
 from ..long_form.stitching import parse_window
-from ..processing.segmentation import segment
+from ..long_form.windows import segment
 from ..processing.tags import TimeSpan
 
 SAMPLE_RATE = 16000
@@ -61,7 +62,7 @@ def _event_spans(response: str, offset_s: float) -> List[TimeSpan]:
     spans = [span for phrase in parse_window(response, offset_s, None)[2] for span in phrase.spans]
     if spans:
         return spans
-    match = _PLAIN_SPAN.fullmatch(response.replace("<|im_end|>", "").strip())
+    match = _PLAIN_SPAN.fullmatch(response.replace(IM_END, "").strip())
     return [TimeSpan(float(match[1]) + offset_s, float(match[2]) + offset_s)] if match else []
 
 

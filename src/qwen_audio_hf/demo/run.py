@@ -6,7 +6,7 @@ reload through AutoModelForCausalLM / AutoProcessor -> held-out accuracy per tas
 the same model with its audio features zeroed -> DIR/metrics.json and a few sample generations.
 
 Model and training choices: `training.py`; tasks, prompts and scoring: `tasks.py`; generation goes through the
-evaluation harness (`evaluation.runner.generate_texts`) and accuracy through `evaluation.metrics.accuracy`.
+package's one generation helper (`modeling.generation.generate_texts`) and accuracy through `evaluation.metrics.accuracy`.
 """
 
 from __future__ import annotations
@@ -21,14 +21,14 @@ from typing import Any, Dict, List, Optional, Sequence
 import numpy as np
 import torch
 
-from ..core.token_ids import ENDOFTEXT, IM_END
+from ..core.token_ids import END_TOKENS
 from ..evaluation.metrics import accuracy
-from ..evaluation.runner import generate_texts
+from ..modeling.generation import generate_texts, set_generation_defaults
 from ..export import save_for_hub
 from . import synthetic
 from .long_form import long_form_metrics
 from .tasks import CHAT_QUESTIONS, answer_label, is_correct, prompt_text
-from .training import DemoSettings, build_processor, build_tiny_model, pretrain_stage, set_generation_defaults, sft_stage
+from .training import DemoSettings, build_processor, build_tiny_model, pretrain_stage, sft_stage
 
 MAX_NEW_TOKENS = 12
 
@@ -36,10 +36,10 @@ MAX_NEW_TOKENS = 12
 # ------------------------------------------------------------------------------------------------ evaluation
 def generate_answers(model, processor, examples: Sequence[Dict], style: str, zero_audio: bool = False,
                      batch_size: int = 32) -> List[str]:
-    """Greedy answers (evaluation's batched generation; stop at <|endoftext|> or <|im_end|>); `zero_audio`
+    """Greedy answers (the package's batched generation; stop at <|endoftext|> or <|im_end|>); `zero_audio`
     replaces the log-mel features by zeros."""
     return generate_texts(model, processor, [prompt_text(e, style, processor) for e in examples],
-                          [e["audio"] for e in examples], max_new_tokens=MAX_NEW_TOKENS, end_tokens=(ENDOFTEXT, IM_END),
+                          [e["audio"] for e in examples], max_new_tokens=MAX_NEW_TOKENS, end_tokens=END_TOKENS,
                           batch_size=batch_size, zero_audio_features=zero_audio)
 
 

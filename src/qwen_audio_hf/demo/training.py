@@ -82,13 +82,6 @@ def build_processor():
     return QwenAudioProcessor(feature_extractor=QwenAudioFeatureExtractor(), tokenizer=QwenAudioTokenizer())
 
 
-def set_generation_defaults(model, tokenizer) -> None:
-    ids = tokenizer.convert_tokens_to_ids(["<|endoftext|>", "<|im_end|>"])
-    model.generation_config.eos_token_id = ids
-    model.generation_config.pad_token_id = ids[0]
-    model.generation_config.do_sample = False
-
-
 class SupervisedWindowCollator:
     """Wrap the package collator: move each row's padding to the left (positions come from the attention mask),
     keep the labels of the last K positions only, the ones that hold supervised tokens, and ask the model for

@@ -14,16 +14,30 @@ import json
 import os
 import sys
 
+from ..core.model_sources import check_model_source
+from ..modeling.progress import progress_bars
 
-def _print_scores(task: str, scores: dict, paper: dict, files: dict | None = None) -> None:
+
+def _shown(key: str, value, rate_name: str):
+    """Printed form of one score: error rates in percent (as the paper and leaderboards), others rounded."""
+    if key == "wer" and isinstance(value, float):
+        return f"{rate_name} %", round(100 * value, 2)
+    return key, (round(value, 6) if isinstance(value, float) else value)
+
+
+def _print_scores(task: str, scores: dict, paper: dict, files: dict | None = None, rate_name: str = "WER") -> None:
     print(f"== {task}")
     for source, values in scores.items():
-        shown = {k: (round(v, 6) if isinstance(v, float) else v) for k, v in values.items()}
+        shown = dict(_shown(k, v, rate_name) for k, v in values.items())
         print(f"source {source!r}: {json.dumps(shown, ensure_ascii=False)}")
     if paper:
         print(f"paper (Qwen-Audio): {json.dumps(paper)}")
     for kind, path in (files or {}).items():
         print(f"{kind}: {path}")
+
+
+def _rate_name(protocol) -> str:
+    return "CER" if "CER" in protocol.description else "WER"
 
 
 def _load(args):
@@ -32,8 +46,16 @@ def _load(args):
     from ..modeling import QwenAudioForConditionalGeneration
     from ..processing import QwenAudioProcessor
 
+    from ..modeling.int8 import load_for_inference, warn_if_slow_bf16
+
     dtype = "auto" if args.dtype == "auto" else getattr(torch, args.dtype)
-    model = QwenAudioForConditionalGeneration.from_pretrained(args.model, dtype=dtype)
+    quantization = getattr(args, "quantization", None)
+    if quantization:
+        model = load_for_inference(args.model, quantization=quantization, dtype=dtype, device="cpu",
+                                   model_class=QwenAudioForConditionalGeneration)
+    else:
+        warn_if_slow_bf16(dtype, getattr(args, "device", None) or "cpu")
+        model = QwenAudioForConditionalGeneration.from_pretrained(args.model, dtype=dtype)
     processor = QwenAudioProcessor.from_pretrained(args.processor or args.model)
     return model, processor
 
@@ -53,11 +75,13 @@ def run_cli(args: argparse.Namespace) -> int:
             path = os.path.join(args.output_dir, f"{protocol.name}_scores.json")
             with open(path, "w", encoding="utf-8") as handle:
                 json.dump(result.to_dict(), handle, ensure_ascii=False, indent=2)
-            _print_scores(protocol.name, scores, result.paper, {"scores": path})
+            _print_scores(protocol.name, scores, result.paper, {"scores": path}, _rate_name(protocol))
             return 0
         if not args.data or not args.model:
             raise ValueError("pass --data and --model to generate and score (or --predictions FILE to only score)")
-        model, processor = _load(args)
+        check_model_source(args.model)
+        with progress_bars(not args.no_progress):
+            model, processor = _load(args)
         result = evaluate(model, processor, args.data, args.task, batch_size=args.batch_size,
                           output_dir=args.output_dir, language=args.language, limit=args.limit,
                           max_new_tokens=args.max_new_tokens, spice=args.spice, split=args.split,
@@ -66,7 +90,7 @@ def run_cli(args: argparse.Namespace) -> int:
         print(f"qwen-audio-hf eval: error: {error}", file=sys.stderr)
         return 2
     if result is not None:
-        _print_scores(result.task, result.scores, result.paper, result.files)
+        _print_scores(result.task, result.scores, result.paper, result.files, _rate_name(protocol))
     return 0
 
 

@@ -13,10 +13,7 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-import numpy as np
-
 from ..jsonl import read_jsonl
-from ..processing.audio_io import TARGET_SAMPLING_RATE, load_audio
 
 PREDICTION_FIELDS = ("gt", "response", "source")
 
@@ -74,12 +71,6 @@ def check_records(records: Sequence[Mapping], required: Iterable[str], what: str
         missing = [name for name in required if name not in record]
         if missing:
             raise ValueError(f"{what}: record {index} lacks field(s) {missing}; it has {sorted(record)}")
-
-
-def load_waveform(audio: Any, name: str = "audio") -> np.ndarray:
-    """16 kHz mono float32 from a path, encoded bytes, a 16 kHz array, or a ``datasets`` audio dict
-    (``{"array", "sampling_rate"}`` or ``{"path", "bytes"}``; a dict's array needs its own rate)."""
-    return load_audio(audio, None if isinstance(audio, Mapping) else TARGET_SAMPLING_RATE, name=name)
 
 
 def audio_label(audio: Any) -> str | None:

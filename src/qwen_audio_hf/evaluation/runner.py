@@ -1,9 +1,9 @@
 """Run a protocol: batched greedy generation, per-source scoring, predictions and scores on disk.
 
-Decoding follows the original evaluation: left padding, greedy (``do_sample=False``, one beam), at least
-one new token, ``<|endoftext|>`` as both end and pad token, the new tokens cut at the first
-``<|endoftext|>`` and decoded with special tokens kept, then stripped. Several processes (``accelerate
-launch``) each take a contiguous share of the data; the main process gathers, scores and writes.
+Decoding is ``modeling.generation.generate_texts`` with the original evaluation's settings: left padding, greedy
+(``do_sample=False``, one beam), at least one new token, ``<|endoftext|>`` as both end and pad token, the new
+tokens cut at the first ``<|endoftext|>`` and decoded with special tokens kept, then stripped. Several processes
+(``accelerate launch``) each take a contiguous share of the data; the main process gathers, scores and writes.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..core.audio_lengths import TARGET_SAMPLING_RATE
-from ..core.token_ids import ENDOFTEXT
-from .data import audio_label, check_records, load_records, load_waveform
+from ..modeling.generation import generate_texts
+from ..processing.audio_io import load_audio
+from .data import audio_label, check_records, load_records
 from .protocols import Protocol, get_protocol
 
 
@@ -34,36 +34,6 @@ class EvaluationResult:
         return {"task": self.task, "scores": self.scores, "paper": self.paper, "num_examples": len(self.predictions)}
 
 
-def greedy_generation_config(tokenizer, max_new_tokens: int, end_tokens: Sequence[str] = (ENDOFTEXT,)):
-    """The original's decoding settings as a fresh ``GenerationConfig`` (no sampling defaults inherited).
-
-    ``end_tokens``: where generation stops (the base-model protocols stop at ``<|endoftext|>``; chat prompts add
-    ``<|im_end|>``); the first one is also the pad token.
-    """
-    from transformers import GenerationConfig
-
-    end_ids = tokenizer.convert_tokens_to_ids(list(end_tokens))
-    return GenerationConfig(
-        do_sample=False,
-        num_beams=1,
-        max_new_tokens=max_new_tokens,
-        min_new_tokens=1,
-        repetition_penalty=1.0,
-        eos_token_id=end_ids[0] if len(end_ids) == 1 else end_ids,
-        pad_token_id=end_ids[0],
-    )
-
-
-def decode_new_tokens(tokenizer, new_tokens, end_tokens: Sequence[str] = (ENDOFTEXT,)) -> list[str]:
-    """Cut each row at its first end token and decode it with the special tokens kept, stripped."""
-    end_ids = set(tokenizer.convert_tokens_to_ids(list(end_tokens)))
-    texts = []
-    for row in new_tokens.tolist():
-        cut = next((i for i, token in enumerate(row) if token in end_ids), len(row))
-        texts.append(tokenizer.decode(row[:cut], skip_special_tokens=False).strip())
-    return texts
-
-
 class _Waveforms(Sequence):
     """The records' clips, decoded only when a batch asks for them (a test set may not fit in memory)."""
 
@@ -76,34 +46,8 @@ class _Waveforms(Sequence):
     def __getitem__(self, index):
         if isinstance(index, slice):
             return [self[i] for i in range(*index.indices(len(self)))]
-        return load_waveform(self.records[index]["audio"], name=f"audio of record {index}")
-
-
-def generate_texts(model, processor, prompts: Sequence[str], audios: Sequence, *, max_new_tokens: int,
-                   end_tokens: Sequence[str] = (ENDOFTEXT,), batch_size: int = 8, zero_audio_features: bool = False,
-                   progress: bool = False, desc: str = "generate") -> list[str]:
-    """Greedy responses to ``prompts`` (each with its 16 kHz clips in ``audios``), in order, batched and left-padded.
-
-    ``zero_audio_features``: replace the log-mel features by zeros (an ablation: how much the answers use the audio).
-    """
-    import torch
-    from tqdm.auto import tqdm
-
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    config = greedy_generation_config(processor.tokenizer, max_new_tokens, end_tokens)
-    device = next(model.parameters()).device
-    responses: list[str] = []
-    for start in tqdm(range(0, len(prompts), batch_size), desc=desc, unit="batch", disable=not progress):
-        inputs = processor(text=list(prompts[start : start + batch_size]), audio=list(audios[start : start + batch_size]),
-                           sampling_rate=TARGET_SAMPLING_RATE, padding=True, padding_side="left",
-                           return_tensors="pt").to(device)  # the encoder casts the features
-        if zero_audio_features:
-            inputs["input_features"] = torch.zeros_like(inputs["input_features"])
-        with torch.inference_mode():
-            output = model.generate(**inputs, generation_config=config)
-        responses += decode_new_tokens(processor.tokenizer, output[:, inputs["input_ids"].shape[1] :], end_tokens)
-    return responses
+        audio = self.records[index]["audio"]
+        return load_audio(audio, name=f"audio of record {index}")  # arrays need their rate, as in the processor
 
 
 def generate_responses(

@@ -12,9 +12,15 @@ import argparse
 import os
 import sys
 
-from ..processing.segmentation import check_chunk_length
+from ..core.model_sources import check_model_source
+from ..modeling.progress import progress_bars
 from .decoding import LongFormDecoder, LongFormError, build_task
 from .formats import render
+from .windows import check_chunk_length
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
 def _output_paths(sources: list[str], output_dir: str, fmt: str) -> list[str]:
@@ -31,13 +37,14 @@ def _output_paths(sources: list[str], output_dir: str, fmt: str) -> list[str]:
     return paths
 
 
-def load_model(model_dir: str, device: str | None):
+def load_model(model_dir: str, device: str | None, dtype: str = "auto", quantization: str | None = None):
     import torch
-    from transformers import AutoModelForCausalLM, AutoProcessor  # Auto classes registered by qwen_audio_hf/__init__
+    from transformers import AutoProcessor  # Auto classes registered by qwen_audio_hf/__init__
 
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    dtype = torch.bfloat16 if str(device).startswith("cuda") else torch.float32
-    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=dtype).to(device).eval()
+    from ..modeling.int8 import load_for_inference
+
+    dtype = dtype if dtype in (None, "auto") else getattr(torch, dtype)
+    model = load_for_inference(model_dir, quantization=quantization, dtype=dtype, device=device)
     return model, AutoProcessor.from_pretrained(model_dir)
 
 
@@ -45,9 +52,10 @@ def run_cli(args: argparse.Namespace) -> int:
     try:
         task = build_task(args.task, args.language, args.target_language, timestamps=args.timestamps)
         check_chunk_length(args.chunk_length_s)
-        if not os.path.isdir(args.model):
-            raise ValueError(f"--model {args.model!r} is not a directory; pass a converted or original model folder")
-        model, processor = load_model(args.model, args.device)
+        check_model_source(args.model, hub=False)
+        with progress_bars(not args.no_progress):
+            model, processor = load_model(args.model, args.device, getattr(args, "dtype", "auto"),
+                                          getattr(args, "quantization", None))
         decoder = LongFormDecoder(model, processor, chunk_length_s=args.chunk_length_s, batch_size=args.batch_size,
                                   overlap_s=args.overlap_s, max_new_tokens=args.max_new_tokens,
                                   generate_kwargs={"num_beams": args.num_beams} if args.num_beams > 1 else {})
@@ -65,7 +73,7 @@ def run_cli(args: argparse.Namespace) -> int:
             continue
         with open(path, "w", encoding="utf-8") as handle:
             handle.write(render(result, args.format, timestamps=args.timestamps))
-        print(f"{result.audio} -> {path} ({result.duration_s:.1f} s, {len(result.windows)} windows)")
+        print(f"{result.audio} -> {path} ({result.duration_s:.1f} s, {_count(len(result.windows), 'window')})")
     if failures:
         print(f"error: {failures} of {len(paths)} input(s) could not be processed (see above)", file=sys.stderr)
     return 1 if failures else 0

@@ -20,15 +20,14 @@ import numpy as np
 from ..core import token_ids as st
 from ..core.audio_lengths import TARGET_SAMPLING_RATE
 from ..core.command_options import LONG_FORM_MAX_NEW_TOKENS, LONG_FORM_TASKS
-from ..processing.long_audio import read_long_audio
-from ..processing.segmentation import SILENCE_DB, Window, active_region, check_chunk_length, segment
+from ..modeling.generation import generate_texts
 from ..processing.tags import TaskPrompt, extract_timestamps, find_task_prompt
+from .reading import read_long_audio
 from .stitching import LongFormResult, WindowResult, parse_window, stitch, window_text
+from .windows import SILENCE_DB, Window, check_chunk_length, segment, window_clip
 
 TASKS = LONG_FORM_TASKS
 DEFAULT_MAX_NEW_TOKENS = LONG_FORM_MAX_NEW_TOKENS
-MIN_CLIP_SAMPLES = 480
-"""30 ms: shorter sound in a window is zero-padded to this, the shortest clip that gives one audio token."""
 _JOINED_TASKS = ("transcribe", "translate")
 
 
@@ -134,32 +133,11 @@ class LongFormDecoder:
             raise ValueError(f"overlap_s must be in [0, chunk_length_s / 4), got {self.overlap_s}")
 
     # ------------------------------------------------------------------ decoding one batch of windows
-    def generation_config(self):
-        from transformers import GenerationConfig
-
-        ends = self.processor.tokenizer.convert_tokens_to_ids([st.ENDOFTEXT, st.IM_END])
-        return GenerationConfig(do_sample=False, num_beams=1, max_new_tokens=self.max_new_tokens,
-                                eos_token_id=ends, pad_token_id=ends[0])
-
     def decode_clips(self, clips: Sequence[np.ndarray], task: LongFormTask) -> list[str]:
         """Raw responses (special tokens kept, cut at the end token, stripped) for 16 kHz clips of <= 30 s."""
-        import torch
-
-        tokenizer = self.processor.tokenizer
-        inputs = self.processor(text=[task.prompt_text] * len(clips), audio=list(clips),
-                                sampling_rate=TARGET_SAMPLING_RATE, padding=True, padding_side="left",
-                                return_tensors="pt")
-        inputs = inputs.to(next(self.model.parameters()).device)
-        config = self.generation_config()
-        extra = config.update(**self.generate_kwargs)  # generation settings into the config, the rest (e.g.
-        with torch.inference_mode():  # logits_processor) to generate() itself
-            output = self.model.generate(**inputs, generation_config=config, **extra)
-        ends = set(tokenizer.convert_tokens_to_ids([st.ENDOFTEXT, st.IM_END]))
-        responses = []
-        for row in output[:, inputs["input_ids"].shape[1] :].tolist():
-            cut = next((i for i, token in enumerate(row) if token in ends), len(row))
-            responses.append(tokenizer.decode(row[:cut], skip_special_tokens=False).strip())
-        return responses
+        return generate_texts(self.model, self.processor, [task.prompt_text] * len(clips), list(clips),
+                              max_new_tokens=self.max_new_tokens, end_tokens=st.END_TOKENS, min_new_tokens=None,
+                              batch_size=max(len(clips), 1), generate_kwargs=self.generate_kwargs)
 
     # ------------------------------------------------------------------ recordings
     def _open(self, source, sampling_rate, index: int) -> tuple[str, np.ndarray]:
@@ -171,15 +149,11 @@ class LongFormDecoder:
         """A job per window that has sound; silent windows get their (empty) result right away."""
         jobs, margin = [], int(round(self.overlap_s * TARGET_SAMPLING_RATE))
         for index, window in enumerate(recording.windows):
-            region = active_region(waveform, max(0, window.start - margin), min(len(waveform), window.end + margin),
-                                   self.silence_db)
-            if region is None:
+            planned = window_clip(waveform, window, margin, self.silence_db)
+            if planned is None:
                 recording.results[index] = WindowResult(window.start_s, window.end_s, "", decoded=False)
                 continue
-            clip = np.array(waveform[region[0] : region[1]], dtype=np.float32)  # a copy: the recording can go
-            if clip.shape[0] < MIN_CLIP_SAMPLES:
-                clip = np.pad(clip, (0, MIN_CLIP_SAMPLES - clip.shape[0]))
-            jobs.append(_Job(recording, index, clip, region[0] / TARGET_SAMPLING_RATE))
+            jobs.append(_Job(recording, index, *planned))
         recording.waiting = len(jobs)
         return jobs
 
@@ -245,6 +219,7 @@ class LongFormDecoder:
                 flush(self.batch_size)
                 yield from ready()
             flush(1)
+            bar.close()  # the finished bar once, before the last results are handed out (not again after them)
             yield from ready()
         finally:
             bar.close()

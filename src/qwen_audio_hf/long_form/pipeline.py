@@ -18,8 +18,8 @@ import numpy as np
 from transformers import Pipeline
 
 from ..core.audio_lengths import TARGET_SAMPLING_RATE
-from ..processing.long_audio import read_long_audio
 from .decoding import DEFAULT_MAX_NEW_TOKENS, LongFormDecoder, LongFormTask, build_task
+from .reading import read_long_audio
 
 TASK_NAME = "qwen-audio-long-form"
 _PREPROCESS_KEYS = ("sampling_rate",)
@@ -65,7 +65,7 @@ class QwenAudioLongFormPipeline(Pipeline):
         preprocess = {**self._preprocess_params, **preprocess}
         forward = {**self._forward_params, **forward}
         postprocess = {**self._postprocess_params, **postprocess}
-        if isinstance(inputs, (list, tuple)) and not _is_sample_list(inputs):
+        if isinstance(inputs, (list, tuple)) and not is_sample_list(inputs):
             return [self.run_single(item, preprocess, forward, postprocess) for item in inputs]
         return self.run_single(inputs, preprocess, forward, postprocess)
 
@@ -99,7 +99,8 @@ class QwenAudioLongFormPipeline(Pipeline):
         return {"text": result.text, "chunks": chunks}
 
 
-def _is_sample_list(inputs) -> bool:
+def is_sample_list(inputs) -> bool:
+    """A list of numbers is one recording's samples, not a list of recordings."""
     return bool(inputs) and all(isinstance(v, (int, float, np.number)) and not isinstance(v, bool) for v in inputs)
 
 

@@ -1,12 +1,13 @@
 """Qwen-Audio model classes (configuration <- encoder / text model <- composite model <- checkpoint tools).
 
 Importing this package plugs in the package-only tools the model classes do not import themselves (so Hub exports
-ship without them): reading ORIGINAL hub checkpoints (`original_checkpoint`) and `from_components`; the
+ship without them): reading ORIGINAL hub checkpoints (`original_checkpoint`), `from_components` and the int8 CPU quantizer (`int8`,
+registered with transformers' quantizers); the
 Auto-class registration lives in the top-level `qwen_audio_hf/__init__.py`.
 """
 
 from ..core.audio_lengths import audio_token_counts
-from . import components, original_checkpoint
+from . import components, int8, original_checkpoint
 from .configuration_qwen_audio import QwenAudioConfig, QwenAudioEncoderConfig, QwenAudioTextConfig
 from .modeling_qwen_audio import (
     QwenAudioCausalLMOutputWithPast,
@@ -18,6 +19,7 @@ from .modeling_qwen_audio import (
 )
 from .modeling_qwen_audio_encoder import QwenAudioEncoder
 from .modeling_qwen_audio_text import QwenAudioTextModel
+from .int8 import QwenAudioInt8Config
 
 original_checkpoint.register(QwenAudioConfig, QwenAudioPreTrainedModel)
 components.register(QwenAudioForConditionalGeneration)
@@ -28,6 +30,7 @@ __all__ = [
     "QwenAudioEncoder",
     "QwenAudioEncoderConfig",
     "QwenAudioForConditionalGeneration",
+    "QwenAudioInt8Config",
     "QwenAudioModel",
     "QwenAudioModelOutputWithPast",
     "QwenAudioMultiModalProjector",

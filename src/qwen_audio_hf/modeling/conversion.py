@@ -8,10 +8,12 @@ permanent: sharded safetensors + config.json + generation_config.json, plus the 
 import argparse
 import logging
 import os
+import sys
 
 import torch
 
 from ..core.command_options import DTYPE_NAMES
+from ..core.model_sources import check_model_source
 
 logger = logging.getLogger(__name__)
 
@@ -50,9 +52,13 @@ def _load_processor(src: str):
 
 def run_cli(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    dst = convert_checkpoint(
-        args.src, args.dst, max_shard_size=args.max_shard_size, dtype=args.dtype, save_processor=not args.no_processor
-    )
+    try:
+        check_model_source(args.src)
+        dst = convert_checkpoint(args.src, args.dst, max_shard_size=args.max_shard_size, dtype=args.dtype,
+                                 save_processor=not args.no_processor)
+    except (OSError, ValueError) as error:
+        print(f"qwen-audio-hf convert: error: {error}", file=sys.stderr)
+        return 2
     logger.info("wrote native Qwen-Audio checkpoint to %s", dst)
     return 0
 

@@ -23,11 +23,10 @@ from typing import Any
 from transformers import PretrainedConfig
 from transformers.core_model_loading import Chunk, WeightConverter, WeightRenaming
 
+from ..core.original_config import ORIGINAL_MODEL_TYPE, is_original_config
 from ..core.original_keys import FUSED_QKV_SOURCE, ORIGINAL_KEY_RENAMES
-from ..core.token_ids import AUDIO_PAD_ID, AUDIO_START_ID, ENDOFTEXT_ID, IM_END_ID, IM_START_ID, PADDED_VOCAB_SIZE
+from ..core.token_ids import AUDIO_PAD_ID, AUDIO_START_ID, CHAT_STOP_TOKEN_IDS, ENDOFTEXT_ID, PADDED_VOCAB_SIZE
 from .configuration_qwen_audio import QwenAudioConfig
-
-ORIGINAL_MODEL_TYPE = "qwen"
 
 # Set while `from_pretrained` reads an original-layout checkpoint.
 _LOADING_ORIGINAL_LAYOUT = contextvars.ContextVar("qwen_audio_loading_original_layout", default=False)
@@ -40,11 +39,6 @@ def original_weight_mapping() -> list:
     transforms: list = [WeightRenaming(source, target) for source, target in ORIGINAL_KEY_RENAMES]
     transforms.append(WeightConverter(FUSED_QKV_SOURCE, list(SPLIT_QKV_TARGETS), operations=[Chunk(dim=0)]))
     return transforms
-
-
-def is_original_config(config_dict: dict[str, Any]) -> bool:
-    """True for the original hub config.json (model_type "qwen" with an "audio" dict)."""
-    return config_dict.get("model_type") == ORIGINAL_MODEL_TYPE and isinstance(config_dict.get("audio"), dict)
 
 
 def _require(condition: bool, message: str) -> None:
@@ -115,6 +109,17 @@ def translate_original_config(config_dict: dict[str, Any]) -> dict[str, Any]:
     return native
 
 
+def describe_unsupported_qwen(config_dict: dict[str, Any]) -> str:
+    """The error for a model_type "qwen" config.json that is not Qwen-Audio (Qwen-7B/-14B, Qwen-VL, ...)."""
+    kind = "Qwen-VL (a \"visual\" section)" if isinstance(config_dict.get("visual"), dict) else "a Qwen text model"
+    return (
+        f"this folder is {kind}: its config.json has model_type \"qwen\" but no \"audio\" section, so it is not "
+        "Qwen-Audio. qwen_audio_hf reads only Qwen-Audio / Qwen-Audio-Chat checkpoints (original layout: "
+        "model_type \"qwen\" with an \"audio\" section, or converted: model_type \"qwen_audio\"). Load other "
+        "Qwen models with their own code (trust_remote_code=True) or with transformers' Qwen2 classes."
+    )
+
+
 _DOWNLOAD_KWARGS = ("cache_dir", "force_download", "proxies", "token", "revision", "local_files_only", "subfolder")
 
 
@@ -150,7 +155,6 @@ def original_layout_loading(pretrained_model_name_or_path, kwargs: dict[str, Any
         _LOADING_ORIGINAL_LAYOUT.reset(token)
 
 
-CHAT_STOP_TOKEN_IDS = [IM_END_ID, IM_START_ID, ENDOFTEXT_ID]
 _ORIGINAL_ONLY_GENERATION_KEYS = ("chat_format", "stop_words_ids", "max_window_size")
 
 
@@ -182,8 +186,23 @@ def with_original_weight_mapping(model, load_config):
     model._weight_conversions = []
 
 
+def describe_unsupported_qwen(path, config_dict: dict[str, Any]) -> str:
+    """The error for a model_type "qwen" config.json that is not Qwen-Audio (Qwen-7B/-14B, Qwen-VL, ...)."""
+    kind = "a Qwen-VL checkpoint (it has a \"visual\" section)" if isinstance(config_dict.get("visual"), dict) else (
+        "a Qwen text model (Qwen-7B/-14B/-72B family)")
+    return (
+        f"{path or 'this folder'!s} is {kind}: its config.json has model_type \"qwen\" but no \"audio\" section, so it is not "
+        "Qwen-Audio. qwen_audio_hf reads Qwen-Audio and Qwen-Audio-Chat checkpoints only (the released layout: "
+        "model_type \"qwen\" with an \"audio\" section, or converted: model_type \"qwen_audio\"). To run this "
+        "model with its own remote code, pass trust_remote_code=True."
+    )
+
+
 def translate_if_original(config_dict: dict[str, Any]) -> dict[str, Any] | None:
-    """The native dict for an original config.json, None for any other (the `layout_translators` protocol)."""
+    """The native dict for an original config.json, None for any other (the `layout_translators` protocol); a
+    model_type "qwen" config without an "audio" section (Qwen-7B, Qwen-VL) is an error naming what it is."""
+    if config_dict.get("model_type") == ORIGINAL_MODEL_TYPE and not is_original_config(config_dict):
+        raise ValueError(describe_unsupported_qwen(config_dict.get("_name_or_path"), config_dict))
     return translate_original_config(config_dict) if is_original_config(config_dict) else None
 
 
@@ -204,6 +223,7 @@ def register(config_class, model_class) -> None:
 
 __all__ = [
     "OriginalLayoutReader",
+    "describe_unsupported_qwen",
     "register",
     "is_original_config",
     "original_layout_loading",

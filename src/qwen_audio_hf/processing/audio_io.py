@@ -12,6 +12,7 @@ import io
 import os
 import warnings
 from collections.abc import Mapping
+from dataclasses import dataclass
 from numbers import Integral
 from typing import Any
 
@@ -59,14 +60,15 @@ def decoder_samples(decoder: Any) -> tuple[np.ndarray, int]:
     if data is None or rate is None:
         raise TypeError(f"{type(decoder).__name__}.get_all_samples() returned {type(samples).__name__} without "
                         "`data` and `sample_rate`; expected torchcodec's AudioSamples.")
-    return _to_numpy(data), int(rate)
+    return to_numpy(data), int(rate)
 
 
 def is_url(source: Any) -> bool:
     return isinstance(source, str) and source.lower().startswith(_URL_PREFIXES)
 
 
-def _to_numpy(array: Any) -> np.ndarray:
+def to_numpy(array: Any) -> np.ndarray:
+    """A numpy view of in-memory samples (numpy array, torch tensor, list); raises naming the accepted kinds."""
     if hasattr(array, "detach") and hasattr(array, "cpu"):  # torch.Tensor, without importing torch
         array = array.detach().cpu().numpy()
     if isinstance(array, (list, tuple)):
@@ -148,7 +150,7 @@ def prepare_waveform(
     Accepts float or int16/int32 samples in layouts (n,), (n, channels) or (channels, n); channels are averaged.
     """
     sampling_rate = validate_sampling_rate(sampling_rate, what=name)
-    array = _to_numpy(array)
+    array = to_numpy(array)
     if array.size == 0:
         raise ValueError(f"{name} is empty (shape {tuple(array.shape)}); pass at least one sample of audio.")
     waveform = _downmix(_to_float(array, name), name)
@@ -245,6 +247,38 @@ def unpack_audio_source(audio: Any, sampling_rate: Any, *, name: str | None = No
     return audio, sampling_rate
 
 
+@dataclass(frozen=True)
+class AudioSource:
+    """One audio value, classified: ``kind`` "file" (a local path), "bytes" (encoded audio) or "array" (samples at
+    ``sampling_rate``, not yet checked); ``label`` names it in errors."""
+
+    kind: str
+    value: Any
+    sampling_rate: Any
+    label: str
+
+
+def audio_source(audio: Any, sampling_rate: Any = None, *, name: str | None = None,
+                 allow_urls: bool = False) -> AudioSource:
+    """Classify any accepted audio value (path, URL, encoded bytes, array / tensor / list, ``datasets`` audio dict,
+    torchcodec ``AudioDecoder``): the one source classifier of every audio reader. A URL is fetched (into "bytes")
+    only with ``allow_urls=True``."""
+    audio, sampling_rate = unpack_audio_source(audio, sampling_rate, name=name)
+    if isinstance(audio, (str, os.PathLike)):
+        if is_url(audio):
+            if not allow_urls:
+                raise ValueError(
+                    f"Audio source {audio!r} is a URL; downloading is disabled by default. Pass allow_urls=True "
+                    "to fetch it, or download the file and pass its local path."
+                )
+            return AudioSource("bytes", _read_url(audio), None, name or f"audio from {audio}")
+        path = os.fspath(audio)
+        return AudioSource("file", path, None, name or f"audio file {path!r}")
+    if isinstance(audio, (bytes, bytearray)):
+        return AudioSource("bytes", bytes(audio), None, name or "audio bytes")
+    return AudioSource("array", audio, sampling_rate, name or "audio array")
+
+
 def load_audio(
     audio: Any,
     sampling_rate: Any = None,
@@ -259,48 +293,34 @@ def load_audio(
     ``sampling_rate`` is required for arrays and ignored for files (their header gives the rate). A dict with
     ``array`` + ``sampling_rate`` (decoded ``datasets.Audio``) or ``bytes`` / ``path`` (``Audio(decode=False)``)
     is accepted too, and so is a torchcodec ``AudioDecoder`` (what ``datasets.Audio`` decodes to in datasets >= 4;
-    its own rate wins over ``sampling_rate``). URLs are only fetched when ``allow_urls=True``. Clips over 30 s are
-    cut with a warning.
+    its own rate wins over ``sampling_rate``). URLs are only fetched when ``allow_urls=True``. Clips over
+    ``max_samples`` (30 s) are cut with a warning; ``max_samples=None`` reads everything (for recordings of any
+    length, ``long_form.reading.read_long_audio`` streams files block by block instead).
     """
-    audio, sampling_rate = unpack_audio_source(audio, sampling_rate, name=name)
-    if isinstance(audio, (str, os.PathLike, bytes, bytearray)):
-        if is_url(audio):
-            if not allow_urls:
-                raise ValueError(
-                    f"Audio source {audio!r} is a URL; downloading is disabled by default. Pass allow_urls=True "
-                    "to fetch it, or download the file and pass its local path."
-                )
-            label = name or f"audio from {audio}"
-            data, file_rate = decode_audio_file(_read_url(audio), name=label)
-        else:
-            label = name or (f"audio file {os.fspath(audio)!r}" if not isinstance(audio, (bytes, bytearray))
-                             else "audio bytes")
-            data, file_rate = decode_audio_file(audio, name=label)
-        if data.shape[0] == 0:
-            raise ValueError(f"{label} contains no samples.")
-        return prepare_waveform(
-            data.mean(axis=1, dtype=np.float64).astype(np.float32),
-            file_rate,
-            name=label,
-            target_sampling_rate=target_sampling_rate,
-            max_samples=max_samples,
-        )
-    label = name or "audio array"
-    return prepare_waveform(
-        audio, sampling_rate, name=label, target_sampling_rate=target_sampling_rate, max_samples=max_samples
-    )
+    source = audio_source(audio, sampling_rate, name=name, allow_urls=allow_urls)
+    if source.kind == "array":
+        return prepare_waveform(source.value, source.sampling_rate, name=source.label,
+                                target_sampling_rate=target_sampling_rate, max_samples=max_samples)
+    data, file_rate = decode_audio_file(source.value, name=source.label)
+    if data.shape[0] == 0:
+        raise ValueError(f"{source.label} contains no samples.")
+    return prepare_waveform(data.mean(axis=1, dtype=np.float64).astype(np.float32), file_rate, name=source.label,
+                            target_sampling_rate=target_sampling_rate, max_samples=max_samples)
 
 
 __all__ = [
     "MAX_AUDIO_SAMPLES",
     "MAX_AUDIO_SECONDS",
     "TARGET_SAMPLING_RATE",
+    "AudioSource",
+    "audio_source",
     "decode_audio_file",
     "decoder_samples",
     "is_audio_decoder",
     "load_audio",
     "prepare_waveform",
     "resample",
+    "to_numpy",
     "truncate_to_max_length",
     "validate_sampling_rate",
 ]

@@ -16,6 +16,7 @@ from transformers import WhisperFeatureExtractor
 from transformers.feature_extraction_utils import BatchFeature
 
 from ..core.audio_lengths import HOP_LENGTH, TARGET_SAMPLING_RATE, audio_span_length, mel_frames_for_samples
+from ..core.original_config import is_original_config
 from .audio_io import load_audio
 
 
@@ -33,8 +34,7 @@ def _looks_like_original_checkpoint(directory: str) -> bool:
     """True for an original Qwen-Audio hub directory (remote-code layout without a preprocessor config)."""
     if os.path.isfile(os.path.join(directory, "mel_filters.npz")):
         return True
-    config = _read_json_object(os.path.join(directory, "config.json"))
-    return config.get("model_type") == "qwen" and isinstance(config.get("audio"), dict)
+    return is_original_config(_read_json_object(os.path.join(directory, "config.json")))
 
 
 class QwenAudioFeatureExtractor(WhisperFeatureExtractor):

@@ -12,7 +12,23 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from ..core import token_ids as st
+from ..core.token_ids import (
+    AUDIO_END,
+    AUDIO_START,
+    DELIM,
+    END_OF_WORD,
+    ENTITY_TAGS,
+    INSTRUMENT,
+    MIDI_PITCH_TOKENS,
+    MIDI_VELOCITY_TOKENS,
+    NUM_MIDI_VALUES,
+    PITCH,
+    SILENCE,
+    SONIC,
+    START_OF_WORD,
+    VELOCITY,
+    timestamp_token,
+)
 from .tag_grammar import (
     MIDI_PITCH_VALUES,
     MIDI_VELOCITY_VALUES,
@@ -49,8 +65,8 @@ def strip_tags(text: str, *, keep: Iterable[str] = (), replacement: str = "") ->
     Strings that look like tags but are not special tokens are plain text and stay.
     """
     keep = frozenset(keep)
-    if st.AUDIO_START not in keep:
-        text = re.sub(f"{re.escape(st.AUDIO_START)}.*?{re.escape(st.AUDIO_END)}", replacement, text, flags=re.S)
+    if AUDIO_START not in keep:
+        text = re.sub(f"{re.escape(AUDIO_START)}.*?{re.escape(AUDIO_END)}", replacement, text, flags=re.S)
 
     def drop(match: re.Match[str]) -> str:
         token = match.group()
@@ -97,7 +113,7 @@ class TimedWord:
 
     @property
     def is_silence(self) -> bool:
-        return self.text == st.SILENCE
+        return self.text == SILENCE
 
 
 def parse_timestamped_words(
@@ -121,7 +137,7 @@ def parse_timestamped_words(
             elif word and strict:
                 raise ValueError(f"text {word!r} has no start timestamp")
             current, pending = seconds, ""
-        elif piece == st.SILENCE or piece not in SPECIALS:
+        elif piece == SILENCE or piece not in SPECIALS:
             pending += piece
     if strict and pending.strip():
         raise ValueError(f"text {pending.strip()!r} has no end timestamp")
@@ -133,9 +149,9 @@ def format_timestamped_words(words: Iterable[TimedWord]) -> str:
     parts: list[str] = []
     last_end = None
     for word in words:
-        if not word.text.strip() or (word.text != st.SILENCE and _has_special(word.text)):
-            raise ValueError(f"word text must be non-empty plain text or {st.SILENCE}, got {word.text!r}")
-        first, last = st.timestamp_token(word.start), st.timestamp_token(word.end)
+        if not word.text.strip() or (word.text != SILENCE and _has_special(word.text)):
+            raise ValueError(f"word text must be non-empty plain text or {SILENCE}, got {word.text!r}")
+        first, last = timestamp_token(word.start), timestamp_token(word.end)
         parts += ([] if first == last_end else [first]) + [word.text, last]
         last_end = last
     return "".join(parts)
@@ -172,11 +188,11 @@ def parse_grounding(text: str) -> list[GroundedPhrase]:
     phrases: list[GroundedPhrase] = []
     phrase, times, in_word, seen = "", [], False, False
     for piece in lex(text):
-        if piece == st.START_OF_WORD:
+        if piece == START_OF_WORD:
             if seen:
                 phrases.append(GroundedPhrase(phrase.strip(), _pairs(times)))
             phrase, times, in_word, seen = "", [], True, True
-        elif piece == st.END_OF_WORD:
+        elif piece == END_OF_WORD:
             in_word = False
         elif in_word:
             phrase += piece
@@ -192,8 +208,8 @@ def format_grounding(phrases: Iterable[GroundedPhrase]) -> str:
     """Render grounding results in the format :func:`parse_grounding` reads."""
     parts = []
     for phrase in phrases:
-        head = f"{st.START_OF_WORD}{phrase.text}{st.END_OF_WORD}" if phrase.text else ""
-        spans = st.DELIM.join(st.timestamp_token(s.start) + st.timestamp_token(s.end) for s in phrase.spans)
+        head = f"{START_OF_WORD}{phrase.text}{END_OF_WORD}" if phrase.text else ""
+        spans = DELIM.join(timestamp_token(s.start) + timestamp_token(s.end) for s in phrase.spans)
         parts.append(head + spans)
     return "".join(parts)
 
@@ -222,9 +238,9 @@ def parse_note_analysis(text: str) -> NoteAnalysis:
             values.setdefault("pitch", MIDI_PITCH_VALUES[piece])
         elif piece in MIDI_VELOCITY_VALUES:
             values.setdefault("velocity", MIDI_VELOCITY_VALUES[piece])
-        elif piece == st.INSTRUMENT and plain.strip():
+        elif piece == INSTRUMENT and plain.strip():
             values.setdefault("instrument", plain.strip())
-        elif piece == st.SONIC:
+        elif piece == SONIC:
             values.setdefault("sonic", tuple(q.strip() for q in plain.split(",") if q.strip()))
     return NoteAnalysis(**values)
 
@@ -232,17 +248,17 @@ def parse_note_analysis(text: str) -> NoteAnalysis:
 def format_note_analysis(note: NoteAnalysis) -> str:
     """Render the fields that are set, in the order pitch, velocity, instrument, sonic."""
     parts = []
-    midi_fields = (("pitch", st.PITCH, st.MIDI_PITCH_TOKENS), ("velocity", st.VELOCITY, st.MIDI_VELOCITY_TOKENS))
+    midi_fields = (("pitch", PITCH, MIDI_PITCH_TOKENS), ("velocity", VELOCITY, MIDI_VELOCITY_TOKENS))
     for field, tag, tokens in midi_fields:
         value = getattr(note, field)
         if value is not None:
-            if not isinstance(value, int) or not 0 <= value < st.NUM_MIDI_VALUES:
-                raise ValueError(f"{field} must be an int in 0..{st.NUM_MIDI_VALUES - 1}, got {value!r}")
+            if not isinstance(value, int) or not 0 <= value < NUM_MIDI_VALUES:
+                raise ValueError(f"{field} must be an int in 0..{NUM_MIDI_VALUES - 1}, got {value!r}")
             parts += [tag, tokens[value]]
     if note.instrument is not None:
-        parts += [st.INSTRUMENT, note.instrument]
+        parts += [INSTRUMENT, note.instrument]
     if note.sonic:
-        parts += [st.SONIC, ", ".join(note.sonic)]
+        parts += [SONIC, ", ".join(note.sonic)]
     return "".join(parts)
 
 
@@ -274,7 +290,7 @@ def parse_named_entities(text: str) -> list[NamedEntity]:
 
     A type attaches to the entity value just before it; a type that comes first waits for the next value.
     """
-    value_open, value_close, type_open, type_close = st.ENTITY_TAGS
+    value_open, value_close, type_open, type_close = ENTITY_TAGS
     entities: list[NamedEntity] = []
     pending_type, last_typed = None, True
     pieces, index = lex(text), 0
@@ -296,7 +312,7 @@ def parse_named_entities(text: str) -> list[NamedEntity]:
 
 def format_named_entities(entities: Iterable[NamedEntity]) -> str:
     """Render entities as value then type, the format :func:`parse_named_entities` reads."""
-    value_open, value_close, type_open, type_close = st.ENTITY_TAGS
+    value_open, value_close, type_open, type_close = ENTITY_TAGS
     parts = []
     for entity in entities:
         parts += [value_open, entity.value, value_close]

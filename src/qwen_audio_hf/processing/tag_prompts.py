@@ -9,7 +9,23 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from ..core import token_ids as st
+from ..core.token_ids import (
+    ANSWER,
+    AUDIO_END,
+    AUDIO_START,
+    CAPTION_STYLE_TAGS,
+    EMOTION_RECOGNITION,
+    ITN,
+    LANGUAGE_TAGS,
+    NOTE_ANALYSIS,
+    NO_TIMESTAMPS,
+    QUESTION,
+    SCENE,
+    TIMESTAMPS,
+    VOCAL_CLASSIFICATION,
+    WITHOUT_ITN,
+    timestamp_token,
+)
 from .tag_grammar import (
     LANGUAGE_CODES,
     MODE_BY_TAG,
@@ -75,8 +91,8 @@ class TaskPrompt:
     def _check_question_fields(self) -> None:
         if not isinstance(self.question, str):
             raise ValueError("task 'question' needs question=<the question text> (e.g. TaskPrompt.aqa(...))")
-        if st.ANSWER in self.question:
-            raise ValueError(f"question text must not contain {st.ANSWER}; the prompt adds it after the question")
+        if ANSWER in self.question:
+            raise ValueError(f"question text must not contain {ANSWER}; the prompt adds it after the question")
         given = [f for f in ("text_language", "timestamps", "output_instruction") if getattr(self, f) is not None]
         if given:
             raise ValueError(
@@ -115,8 +131,8 @@ class TaskPrompt:
         """The prompt's special tags in order (the question text and suffix excluded)."""
         head = (MODES[self.mode], make_tag(self.audio_language), make_tag(self.task))
         if self.task == QUESTION_TASK:
-            return (*head, st.ANSWER)
-        flag = st.TIMESTAMPS if self.timestamps else st.NO_TIMESTAMPS
+            return (*head, ANSWER)
+        flag = TIMESTAMPS if self.timestamps else NO_TIMESTAMPS
         tail = () if self.output_instruction is None else (make_tag(self.output_instruction),)
         return (*head, make_tag(self.text_language), flag, *tail)
 
@@ -127,7 +143,7 @@ class TaskPrompt:
             body = "".join(tags[:-1]) + self.question + tags[-1]
         else:
             body = "".join(tags)
-        prefix = "" if audio is None else f"{st.AUDIO_START}{audio}{st.AUDIO_END}"
+        prefix = "" if audio is None else f"{AUDIO_START}{audio}{AUDIO_END}"
         return prefix + body + self.suffix
 
     def __str__(self) -> str:
@@ -158,7 +174,7 @@ class TaskPrompt:
         """
         if not isinstance(text, str):
             raise TypeError(f"from_text expects a str, got {type(text).__name__}")
-        if text.startswith(st.AUDIO_START):
+        if text.startswith(AUDIO_START):
             raise ValueError(
                 "text starts with an audio span; TaskPrompt holds only the tags. "
                 "Use find_task_prompt(text) to locate the prompt inside a longer text"
@@ -170,7 +186,7 @@ class TaskPrompt:
     @classmethod
     def asr(cls, language: str = "en", *, itn: bool = False) -> TaskPrompt:
         """Speech recognition: ``<|startoftranscript|><|en|><|transcribe|><|en|><|notimestamps|><|wo_itn|>``."""
-        instruction = tag_name(st.ITN if itn else st.WITHOUT_ITN)
+        instruction = tag_name(ITN if itn else WITHOUT_ITN)
         return cls(audio_language=language, task="transcribe", text_language=language, output_instruction=instruction)
 
     @classmethod
@@ -181,7 +197,7 @@ class TaskPrompt:
             task="transcribe",
             text_language=language,
             timestamps=True,
-            suffix=st.timestamp_token(0.0),
+            suffix=timestamp_token(0.0),
         )
 
     @classmethod
@@ -191,15 +207,15 @@ class TaskPrompt:
             audio_language=audio_language,
             task="translate",
             text_language=text_language,
-            output_instruction=tag_name(st.ITN),
+            output_instruction=tag_name(ITN),
         )
 
     @classmethod
     def caption(cls, style: str = "clotho", text_language: str = "en") -> TaskPrompt:
         """Audio captioning; ``style`` is ``clotho``, ``audiocaps``, ``plain`` or ``audioset_ontology``."""
         instruction = style if style in OUTPUT_INSTRUCTIONS else f"caption_{style}"
-        if instruction not in tag_names(st.CAPTION_STYLE_TAGS):
-            valid = [name.removeprefix("caption_") for name in tag_names(st.CAPTION_STYLE_TAGS)]
+        if instruction not in tag_names(CAPTION_STYLE_TAGS):
+            valid = [name.removeprefix("caption_") for name in tag_names(CAPTION_STYLE_TAGS)]
             raise ValueError(f"unknown caption style {style!r}; valid: {choices_text(valid)}")
         return cls(task="caption", text_language=text_language, output_instruction=instruction)
 
@@ -220,23 +236,23 @@ class TaskPrompt:
     @classmethod
     def scene(cls) -> TaskPrompt:
         """Acoustic scene classification (``<|unknown|>`` audio, ``<|scene|>``)."""
-        return cls.classification(tag_name(st.SCENE))
+        return cls.classification(tag_name(SCENE))
 
     @classmethod
     def emotion(cls, audio_language: str = "en") -> TaskPrompt:
         """Speech emotion recognition (``<|emotion_recognition|>``)."""
-        return cls.classification(tag_name(st.EMOTION_RECOGNITION), audio_language)
+        return cls.classification(tag_name(EMOTION_RECOGNITION), audio_language)
 
     @classmethod
     def vocal_sound(cls, audio_language: str = "en") -> TaskPrompt:
         """Vocal sound classification (``<|vocal_classification|>``)."""
-        return cls.classification(tag_name(st.VOCAL_CLASSIFICATION), audio_language)
+        return cls.classification(tag_name(VOCAL_CLASSIFICATION), audio_language)
 
     @classmethod
     def note_analysis(cls, query: str | None = None) -> TaskPrompt:
         """Music note analysis; ``query`` (pitch, velocity, instrument, sonic) appends that field's tag."""
         suffix = "" if query is None else make_tag(check_choice("note analysis query", query, NOTE_ANALYSIS_QUERIES))
-        return dataclasses.replace(cls.classification(tag_name(st.NOTE_ANALYSIS)), suffix=suffix)
+        return dataclasses.replace(cls.classification(tag_name(NOTE_ANALYSIS)), suffix=suffix)
 
 
 def _expect(text: str, pos: int, valid: Sequence[str], slot: str, after: str) -> tuple[str, int]:
@@ -254,21 +270,21 @@ def _expect(text: str, pos: int, valid: Sequence[str], slot: str, after: str) ->
 def _parse_prompt(text: str, pos: int) -> tuple[TaskPrompt, int]:
     """Parse the tags of one prompt starting at ``pos``; return it (no suffix) and the end position."""
     mode_tag, pos = _expect(text, pos, tuple(MODES.values()), "a mode tag", "the start")
-    audio_tag, pos = _expect(text, pos, st.LANGUAGE_TAGS, "an audio-language tag", mode_tag)
+    audio_tag, pos = _expect(text, pos, LANGUAGE_TAGS, "an audio-language tag", mode_tag)
     task_tag, pos = _expect(text, pos, tuple(map(make_tag, TASKS)), "a task tag", audio_tag)
     fields: dict[str, object] = {
         "mode": MODE_BY_TAG[mode_tag],
         "audio_language": tag_name(audio_tag),
         "task": tag_name(task_tag),
     }
-    if task_tag == st.QUESTION:
-        answer = text.find(st.ANSWER, pos)
+    if task_tag == QUESTION:
+        answer = text.find(ANSWER, pos)
         if answer < 0:
-            raise ValueError(f"question prompt has no {st.ANSWER} after the question text (position {pos})")
-        return TaskPrompt(**fields, question=text[pos:answer]), answer + len(st.ANSWER)
-    text_tag, pos = _expect(text, pos, st.LANGUAGE_TAGS, "a text-language tag", task_tag)
-    flag, pos = _expect(text, pos, (st.NO_TIMESTAMPS, st.TIMESTAMPS), "a timestamps flag", text_tag)
-    fields.update(text_language=tag_name(text_tag), timestamps=flag == st.TIMESTAMPS)
+            raise ValueError(f"question prompt has no {ANSWER} after the question text (position {pos})")
+        return TaskPrompt(**fields, question=text[pos:answer]), answer + len(ANSWER)
+    text_tag, pos = _expect(text, pos, LANGUAGE_TAGS, "a text-language tag", task_tag)
+    flag, pos = _expect(text, pos, (NO_TIMESTAMPS, TIMESTAMPS), "a timestamps flag", text_tag)
+    fields.update(text_language=tag_name(text_tag), timestamps=flag == TIMESTAMPS)
     match = TAG_RE.match(text, pos)
     if match and tag_name(match.group()) in OUTPUT_INSTRUCTIONS:
         fields["output_instruction"] = tag_name(match.group())

@@ -13,6 +13,9 @@ def register() -> None:
     from vllm import ModelRegistry
 
     from ..processing import QwenAudioFeatureExtractor, QwenAudioProcessor, QwenAudioTokenizer
+    from .original_layout import install_released_layout_check
+
+    install_released_layout_check()  # `vllm serve ORIGINAL_DIR`: stop at once, naming the convert command
 
     AutoConfig.register(MODEL_TYPE, QwenAudioServingConfig, exist_ok=True)
     AutoTokenizer.register(QwenAudioServingConfig, fast_tokenizer_class=QwenAudioTokenizer, exist_ok=True)

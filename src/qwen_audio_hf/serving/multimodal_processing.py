@@ -100,7 +100,7 @@ class QwenAudioMultiModalProcessor(BaseMultiModalProcessor[QwenAudioProcessingIn
             if seconds > MAX_AUDIO_SECONDS:
                 raise ValueError(
                     f"audio {index} is {seconds:.1f} s long; Qwen-Audio takes at most {MAX_AUDIO_SECONDS} s per "
-                    "clip. Split it into windows of at most 30 s (qwen-audio-hf's long-form segmentation) and send "
+                    "clip. Split it into windows of at most 30 s (qwen-audio-hf's long-form window planning) and send "
                     "each window as its own request."
                 )
             waveforms.append(waveform)

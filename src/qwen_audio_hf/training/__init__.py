@@ -5,7 +5,8 @@ See docs/TRAINING.md for the row schema and how to run the recipes (single proce
 
 from .callbacks import LossCurveCallback, plot_loss_curve
 from .collator import IGNORE_INDEX, QwenAudioDataCollator
-from .data import load_pretraining_data, load_sft_data, read_jsonl
+from ..jsonl import read_jsonl
+from .data import load_pretraining_data, load_sft_data
 from .recipes import (
     LORA_TARGET_MODULES,
     TrainingResult,

@@ -14,8 +14,8 @@ from typing import Any, Mapping, Sequence
 
 import torch
 
-from ..processing import audio_io
-from .data import load_waveform, row_segments
+from ..processing.audio_io import TARGET_SAMPLING_RATE, load_audio
+from .data import row_segments
 
 IGNORE_INDEX = -100
 
@@ -51,7 +51,7 @@ class QwenAudioDataCollator:
         for index, row in enumerate(rows):
             try:
                 segments, audios = row_segments(row, self.processor)
-                waveforms.extend(load_waveform(audio) for audio in audios)
+                waveforms.extend(load_audio(audio) for audio in audios)
             except (ValueError, TypeError, FileNotFoundError) as error:
                 raise ValueError(f"training row {describe_row(row)}: {error}") from error
             for text, is_target in segments:
@@ -62,7 +62,7 @@ class QwenAudioDataCollator:
         encoded = self.processor(
             text=texts,
             audio=waveforms or None,
-            sampling_rate=audio_io.TARGET_SAMPLING_RATE,
+            sampling_rate=TARGET_SAMPLING_RATE,
             padding=True,
             return_tensors="pt",
         )

@@ -20,8 +20,8 @@ SFT row::
 rendered with ``processor.apply_chat_template``; only assistant contents and their ``<|im_end|>`` are supervised.
 
 Audio values: a path (relative paths are resolved against the jsonl file's folder or ``base_dir``), a dict
-``{"path", "bytes"}`` (what ``datasets.Audio(decode=False)`` yields), a dict ``{"array", "sampling_rate"}``, or
-a bare 1-D array taken as 16 kHz, or a torchcodec ``AudioDecoder`` (a decoded ``datasets.Audio`` value, datasets >= 4).
+``{"path", "bytes"}`` (what ``datasets.Audio(decode=False)`` yields), a dict ``{"array", "sampling_rate"}`` (a bare
+array is refused, as the processor refuses it: no rate is assumed), or a torchcodec ``AudioDecoder`` (a decoded ``datasets.Audio`` value, datasets >= 4).
 Files are decoded with soundfile.
 
 The loaders validate every row up front (missing/unreadable audio, clips over 30 s, unknown tags, empty targets,
@@ -38,7 +38,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from ..jsonl import read_jsonl as read_jsonl_records
+from ..jsonl import read_jsonl
 from ..processing import audio_io
 from ..core.audio_lengths import audio_token_counts, mel_frames_for_samples
 from ..core.token_ids import AUDIO_END, AUDIO_START, ENDOFTEXT, IM_END, IM_START
@@ -67,68 +67,42 @@ def resolve_audio(value: Any, base_dir: str | None = None) -> Any:
     return value
 
 
-def _audio_source(value: Any) -> tuple[str, Any]:
-    """Classify an audio value: ('file', path|bytes) or ('array', (array, sampling_rate))."""
-    if value is None:
-        raise ValueError("audio is missing: give a path, {'path','bytes'}, {'array','sampling_rate'} or an array.")
-    if audio_io.is_audio_decoder(value):  # datasets >= 4 decodes Audio columns to a torchcodec AudioDecoder
-        return "array", audio_io.decoder_samples(value)
-    if isinstance(value, (str, os.PathLike)):
-        return "file", os.fspath(value)
-    if isinstance(value, (bytes, bytearray)):
-        return "file", bytes(value)
-    if isinstance(value, Mapping):
-        if value.get("array") is not None:
-            if value.get("sampling_rate") is None:
-                raise ValueError("audio {'array': ...} needs a 'sampling_rate' (Hz).")
-            return "array", (np.asarray(value["array"]), value["sampling_rate"])
-        if value.get("bytes"):
-            return "file", bytes(value["bytes"])
-        if value.get("path"):
-            return "file", os.fspath(value["path"])
-        raise ValueError(f"audio dict has no usable 'path', 'bytes' or 'array' (keys: {sorted(value)}).")
-    if hasattr(value, "shape") or isinstance(value, (list, tuple)):
-        return "array", (np.asarray(value), audio_io.TARGET_SAMPLING_RATE)
-    raise TypeError(f"audio must be a path, a dict or an array, got {type(value).__name__}.")
+BARE_ARRAY_ERROR = (
+    "audio is a bare array without its sampling rate: give {'array': samples, 'sampling_rate': rate} (the rate "
+    "it was recorded at; it is resampled to 16 kHz). No rate is assumed, as in the processor."
+)
 
 
 def audio_num_samples(value: Any) -> int:
     """Length in 16 kHz samples, read from the file header (no decoding) or the array; raises if unreadable."""
-    kind, source = _audio_source(value)
-    if kind == "array":
-        array, rate = source
+    if value is None:
+        raise ValueError("audio is missing: give a path, {'path','bytes'}, {'array','sampling_rate'} or an array.")
+    source = audio_io.audio_source(value, None)
+    if source.kind == "array":
+        array = audio_io.to_numpy(source.value)
         if array.ndim == 0 or array.size == 0:
             raise ValueError("audio array is empty; give at least one sample or drop the row.")
-        frames, rate = max(array.shape) if array.ndim > 1 else array.shape[0], audio_io.validate_sampling_rate(rate)
+        frames = max(array.shape) if array.ndim > 1 else array.shape[0]
+        rate = audio_io.validate_sampling_rate(source.sampling_rate, what=source.label)
     else:
         import soundfile
 
-        if isinstance(source, str) and not os.path.isfile(source):
-            raise ValueError(f"audio file {source!r} does not exist; fix the path or drop the row.")
+        if source.kind == "file" and not os.path.isfile(source.value):
+            raise ValueError(f"{source.label} does not exist; fix the path or drop the row.")
         try:
-            info = soundfile.info(io.BytesIO(source) if isinstance(source, bytes) else source)
+            info = soundfile.info(io.BytesIO(source.value) if source.kind == "bytes" else source.value)
         except Exception as error:
-            label = "audio bytes" if isinstance(source, bytes) else f"audio file {source!r}"
-            raise ValueError(f"{label} cannot be read by soundfile ({error}); convert it to wav/flac.") from error
+            raise ValueError(f"{source.label} cannot be read by soundfile ({error}); convert it to wav/flac.") from error
         frames, rate = info.frames, info.samplerate
     return -(-frames * audio_io.TARGET_SAMPLING_RATE // rate)
-
-
-def load_waveform(value: Any) -> np.ndarray:
-    """Decode one audio value to mono float32 at 16 kHz (soundfile decoding, soxr resampling)."""
-    kind, source = _audio_source(value)
-    if kind == "array":
-        array, rate = source
-        return audio_io.prepare_waveform(array, rate, name="training audio array")
-    return audio_io.load_audio(source)
 
 
 # --------------------------------------------------------------------------------------------- tags
 def render_tags(tags: Mapping[str, Any] | None) -> str:
     """Render a row's tag fields into the task prompt through ``processing.tags`` (validates them)."""
-    from ..processing import tags as tag_grammar
+    from ..processing.tags import TaskPrompt
 
-    if isinstance(tags, tag_grammar.TaskPrompt):
+    if isinstance(tags, TaskPrompt):
         return tags.to_text()
     if isinstance(tags, str):
         try:
@@ -137,7 +111,7 @@ def render_tags(tags: Mapping[str, Any] | None) -> str:
             raise ValueError(f"'tags' text is not a JSON object: {error}") from error
     if not isinstance(tags, Mapping):
         raise ValueError(f"'tags' must be a mapping of TaskPrompt fields, got {type(tags).__name__}.")
-    return tag_grammar.TaskPrompt.from_dict(tags).to_text()
+    return TaskPrompt.from_dict(tags).to_text()
 
 
 # --------------------------------------------------------------------------------------------- segments
@@ -236,40 +210,29 @@ def row_segments(row: Mapping[str, Any], processor: Any) -> tuple[list[Segment],
 
 
 # --------------------------------------------------------------------------------------------- loading
-def read_jsonl(path: str | os.PathLike) -> list[dict]:
-    """Read a jsonl dataset file into a list of dicts (audio paths untouched); it must exist and hold rows."""
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise ValueError(f"dataset file {path!r} does not exist; check the path (relative to {os.getcwd()!r}).")
-    rows = read_jsonl_records(path)
-    if not rows:
-        raise ValueError(f"dataset file {path!r} has no rows.")
-    return rows
-
-
-def _normal_audio(value: Any, base_dir: str | None) -> dict:
-    """One Arrow-friendly audio struct: {'path', 'bytes', 'array', 'sampling_rate'} (unused keys None)."""
-    audio = {"path": None, "bytes": None, "array": None, "sampling_rate": None}
-    if audio_io.is_audio_decoder(value):
-        array, audio["sampling_rate"] = audio_io.decoder_samples(value)
-        audio["array"] = array.mean(axis=0) if array.ndim == 2 else array  # (channels, n) -> mono
-    elif isinstance(value, (str, os.PathLike)):
-        audio["path"] = resolve_audio(value, base_dir)
-    elif isinstance(value, (bytes, bytearray)):
-        audio["bytes"] = bytes(value)
-    elif isinstance(value, Mapping):
-        for key in audio:
-            audio[key] = value.get(key)
-        if audio["path"] and not audio["bytes"] and audio["array"] is None:
-            audio["path"] = resolve_audio(audio["path"], base_dir)
-    elif hasattr(value, "shape") or isinstance(value, (list, tuple)):
-        audio["array"], audio["sampling_rate"] = value, audio_io.TARGET_SAMPLING_RATE
-    elif value is not None:
-        raise TypeError(f"audio must be a path, a dict or an array, got {type(value).__name__}.")
-    else:
+def _normal_audio(value: Any, base_dir: str | None) -> dict | None:
+    """One Arrow-friendly audio struct: {'path', 'bytes', 'array', 'sampling_rate'} (unused keys None). The value
+    is classified by ``audio_io.audio_source``, the one source classifier; files stay paths (decoded when used)."""
+    if value is None:
         return None
-    if audio["array"] is not None:
-        audio["array"] = np.asarray(audio["array"], dtype=np.float32)
+    if not isinstance(value, Mapping) and not audio_io.is_audio_decoder(value):
+        if hasattr(value, "shape") or isinstance(value, (list, tuple)):
+            raise ValueError(BARE_ARRAY_ERROR)
+        if not isinstance(value, (str, os.PathLike, bytes, bytearray)):
+            raise TypeError(f"audio must be a path, a dict or an array, got {type(value).__name__}.")
+    source = audio_io.audio_source(resolve_audio(value, base_dir))
+    audio = dict.fromkeys(("path", "bytes", "array", "sampling_rate"))
+    if isinstance(value, Mapping):
+        audio["path"] = value.get("path")  # kept beside bytes / array as the clip's name
+    if source.kind == "file":
+        audio["path"] = source.value
+    elif source.kind == "bytes":
+        audio["bytes"] = source.value
+    else:
+        array = np.asarray(source.value, dtype=np.float32)
+        if audio_io.is_audio_decoder(value) and array.ndim == 2:  # (channels, n) -> mono
+            array = array.mean(axis=0)
+        audio["array"], audio["sampling_rate"] = array, source.sampling_rate
     return audio
 
 
@@ -322,7 +285,7 @@ def _as_dataset(source: Any, base_dir: str | None):
     if isinstance(source, (str, os.PathLike)):
         path = os.fspath(source)
         base = base_dir or os.path.dirname(os.path.abspath(path))
-        return datasets.Dataset.from_list(_normalise_rows(read_jsonl(path), base))
+        return datasets.Dataset.from_list(_normalise_rows(read_jsonl(path, what="dataset file", allow_empty=False), base))
     if isinstance(source, datasets.Dataset):
         audio_feature = source.features.get("audio")
         if isinstance(audio_feature, datasets.Audio) and audio_feature.decode:
@@ -404,9 +367,7 @@ __all__ = [
     "audio_num_samples",
     "load_pretraining_data",
     "load_sft_data",
-    "load_waveform",
     "pretraining_segments",
-    "read_jsonl",
     "render_tags",
     "row_length",
     "row_segments",

@@ -15,7 +15,10 @@ from typing import Any
 
 import torch
 
-QUANTIZATION_CHOICES = ("4bit", "8bit")
+from ..core.command_options import QUANTIZATION_NAMES
+
+QUANTIZATION_CHOICES = QUANTIZATION_NAMES
+"""4bit / 8bit: bitsandbytes (QLoRA); int8: CPU inference, every linear layer in int8 (modeling.int8)."""
 UNQUANTIZED_MODULES = ("model.audio_tower", "model.multi_modal_projector", "lm_head")
 """Full dotted names kept in the load dtype (bf16): audio encoder, projector (incl. audio bos/eos), LM head."""
 QUANTIZED_MODULE = "model.language_model"
@@ -32,6 +35,10 @@ def quantization_config(quantization: str, compute_dtype: torch.dtype = torch.bf
     (LLM.int8) of the language model's linear layers only."""
     from transformers import BitsAndBytesConfig
 
+    if _check_choice(quantization) == "int8":
+        from ..modeling.int8 import QwenAudioInt8Config
+
+        return QwenAudioInt8Config()
     skip = list(UNQUANTIZED_MODULES)
     if _check_choice(quantization) == "4bit":
         return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
@@ -75,13 +82,18 @@ def check_quantized_layout(model: Any) -> None:
 
 def load_quantized(model_path: str, quantization: str, dtype: torch.dtype = torch.bfloat16, **kwargs: Any):
     """``QwenAudioForConditionalGeneration.from_pretrained`` with the language model in 4 or 8 bits and the rest in
-    ``dtype``; the layout is verified."""
+    ``dtype`` (``"int8"``: every linear layer in int8, CPU inference); the layout is verified."""
     from ..modeling import QwenAudioForConditionalGeneration
 
     model = QwenAudioForConditionalGeneration.from_pretrained(
         model_path, quantization_config=quantization_config(quantization, compute_dtype=dtype), dtype=dtype, **kwargs
     )
-    check_quantized_layout(model)
+    if quantization == "int8":
+        left = [name for name, module in model.named_modules() if type(module) is torch.nn.Linear]
+        if left:
+            raise ValueError(f"int8 load left float linear layers: {left[:5]}")
+    else:
+        check_quantized_layout(model)
     return model
 
 

@@ -108,23 +108,6 @@ def export_merged(model: Any, processor: Any, export_dir: str) -> Any:
 
 
 # ------------------------------------------------------------------------------------------------ models
-TINY_AUDIO_CONFIG = dict(d_model=32, encoder_layers=2, encoder_attention_heads=2, encoder_ffn_dim=64)
-TINY_TEXT_CONFIG = dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128,
-                        vocab_size=155947, max_position_embeddings=4096)
-
-
-def tiny_random_model(seed: int = 0, dtype: Any = None) -> Any:
-    """A randomly initialised Qwen-Audio with the real vocabulary but tiny widths (smoke runs, tests, CI)."""
-    import torch
-
-    from ..modeling import QwenAudioConfig, QwenAudioForConditionalGeneration
-
-    config = QwenAudioConfig(audio_config=dict(TINY_AUDIO_CONFIG), text_config=dict(TINY_TEXT_CONFIG))
-    torch.manual_seed(seed)
-    model = QwenAudioForConditionalGeneration(config)
-    return model.to(dtype) if dtype is not None else model
-
-
 def load_model_and_processor(model_path: str, processor_path: str | None = None, dtype: Any = None,
                              quantization: str | None = None):
     """Load a native or original-layout checkpoint and its processor (``processor_path`` defaults to it).
@@ -370,6 +353,5 @@ __all__ = [
     "run_training",
     "set_trainable",
     "sft",
-    "tiny_random_model",
     "training_arguments",
 ]

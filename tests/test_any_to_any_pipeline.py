@@ -9,9 +9,9 @@ from transformers import pipeline
 
 import qwen_audio_hf  # noqa: F401  (registers the Auto classes)
 from qwen_audio_hf.processing import QwenAudioProcessor, QwenAudioTokenizer
-from qwen_audio_hf.training.recipes import tiny_random_model
 
 from .processing.test_datasets_audio import FakeAudioDecoder
+from .tiny_models import tiny_training_model
 
 PROMPT = "<audio></audio><|startoftranscript|><|en|><|transcribe|><|en|><|notimestamps|><|wo_itn|>"
 
@@ -19,7 +19,7 @@ PROMPT = "<audio></audio><|startoftranscript|><|en|><|transcribe|><|en|><|notime
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
     path = str(tmp_path_factory.mktemp("pipeline_model"))
-    tiny_random_model(seed=0).save_pretrained(path)
+    tiny_training_model(seed=0).save_pretrained(path)
     QwenAudioProcessor(tokenizer=QwenAudioTokenizer()).save_pretrained(path)
     return path
 

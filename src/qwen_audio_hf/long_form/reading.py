@@ -18,16 +18,12 @@ from typing import Any
 
 import numpy as np
 
-from .audio_io import (
+from ..processing.audio_io import (
     TARGET_SAMPLING_RATE,
-    _downmix,
-    _to_float,
-    _read_url,
-    _to_numpy,
+    audio_source,
     decode_audio_file,
-    is_url,
-    resample,
-    unpack_audio_source,
+    prepare_waveform,
+    to_numpy,
     validate_sampling_rate,
 )
 
@@ -71,8 +67,14 @@ def _stream_soundfile(path: str, name: str) -> np.ndarray:
     return out[:filled]
 
 
-def _read_file(source: str | os.PathLike, name: str) -> np.ndarray:
-    path = os.fspath(source)
+def _decoded_mono(data: np.ndarray, rate: int, name: str) -> np.ndarray:
+    """A decoded (samples, channels) file as 16 kHz mono, in one go (empty stays empty)."""
+    if data.shape[0] == 0:
+        return np.zeros(0, dtype=np.float32)
+    return prepare_waveform(data.mean(axis=1, dtype=np.float64).astype(np.float32), rate, name=name, max_samples=None)
+
+
+def _read_file(path: str, name: str) -> np.ndarray:
     if not os.path.isfile(path):
         decode_audio_file(path, name=name)  # raises the package's "does not exist" / "is a directory" errors
     try:
@@ -82,39 +84,22 @@ def _read_file(source: str | os.PathLike, name: str) -> np.ndarray:
             raise
     except Exception:  # noqa: BLE001 - soundfile cannot read it: try the general decoder below
         pass
-    data, rate = decode_audio_file(path, name=name)
-    mono = data.mean(axis=1, dtype=np.float64).astype(np.float32)
-    del data
-    _check_finite(mono, name)
-    return resample(mono, rate) if mono.size else mono
+    return _decoded_mono(*decode_audio_file(path, name=name), name)
 
 
 def read_long_audio(audio: Any, sampling_rate: Any = None, *, name: str | None = None,
                     allow_urls: bool = False) -> np.ndarray:
     """Any source the processor accepts (path, encoded bytes, array + rate, ``datasets`` audio dict, URL with
     ``allow_urls=True``), any length, as mono float32 at 16 kHz. Multichannel audio is averaged."""
-    audio, sampling_rate = unpack_audio_source(audio, sampling_rate, name=name)
-    if isinstance(audio, (str, os.PathLike)):
-        if is_url(audio):
-            if not allow_urls:
-                raise ValueError(f"Audio source {audio!r} is a URL; downloading is disabled by default. Pass "
-                                 "allow_urls=True to fetch it, or download the file and pass its local path.")
-            return read_long_audio(_read_url(audio), name=name or f"audio from {audio}")
-        return _read_file(audio, name or f"audio file {os.fspath(audio)!r}")
-    if isinstance(audio, (bytes, bytearray)):
-        label = name or "audio bytes"
-        data, rate = decode_audio_file(bytes(audio), name=label)
-        mono = data.mean(axis=1, dtype=np.float64).astype(np.float32)
-        _check_finite(mono, label)
-        return resample(mono, rate) if mono.size else mono
-    label = name or "audio array"
-    rate = validate_sampling_rate(sampling_rate, what=label)
-    array = _to_numpy(audio)
-    if array.size == 0:
+    source = audio_source(audio, sampling_rate, name=name, allow_urls=allow_urls)
+    if source.kind == "file":
+        return _read_file(source.value, source.label)
+    if source.kind == "bytes":
+        return _decoded_mono(*decode_audio_file(source.value, name=source.label), source.label)
+    rate = validate_sampling_rate(source.sampling_rate, what=source.label)
+    if to_numpy(source.value).size == 0:
         return np.zeros(0, dtype=np.float32)
-    mono = _downmix(_to_float(array, label), label)
-    _check_finite(mono, label)
-    return resample(np.ascontiguousarray(mono), rate)
+    return prepare_waveform(source.value, rate, name=source.label, max_samples=None)
 
 
 __all__ = ["BLOCK_SECONDS", "read_long_audio"]

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .audio_io import MAX_AUDIO_SECONDS, TARGET_SAMPLING_RATE
+from ..processing.audio_io import MAX_AUDIO_SECONDS, TARGET_SAMPLING_RATE
 
 HOP_SAMPLES = TARGET_SAMPLING_RATE // 100
 """10 ms: the grid on which frames are measured and cuts are placed."""
@@ -145,4 +145,22 @@ def active_region(waveform: np.ndarray, start: int, end: int, silence_db: float 
     return start + int(loud[0]) * HOP_SAMPLES, min(end, start + (int(loud[-1]) + 1) * HOP_SAMPLES)
 
 
-__all__ = ["HOP_SAMPLES", "PAUSE_RATIO", "SILENCE_DB", "Window", "active_region", "check_chunk_length", "find_cut", "segment"]
+MIN_CLIP_SAMPLES = 480
+"""30 ms: shorter sound in a window is zero-padded to this, the shortest clip that gives one audio token."""
+
+
+def window_clip(waveform: np.ndarray, window: Window, margin: int = 0,
+                silence_db: float = SILENCE_DB) -> tuple[np.ndarray, float] | None:
+    """What the model hears of ``window`` (widened by ``margin`` samples each side): its sound without leading and
+    trailing silence, as a float32 copy, and the time (s) at which that clip starts; ``None`` for a silent window."""
+    region = active_region(waveform, max(0, window.start - margin), min(len(waveform), window.end + margin), silence_db)
+    if region is None:
+        return None
+    clip = np.array(waveform[region[0] : region[1]], dtype=np.float32)  # a copy: the recording can go
+    if clip.shape[0] < MIN_CLIP_SAMPLES:
+        clip = np.pad(clip, (0, MIN_CLIP_SAMPLES - clip.shape[0]))
+    return clip, region[0] / TARGET_SAMPLING_RATE
+
+
+__all__ = ["HOP_SAMPLES", "MIN_CLIP_SAMPLES", "PAUSE_RATIO", "SILENCE_DB", "Window", "active_region",
+           "check_chunk_length", "find_cut", "segment", "window_clip"]

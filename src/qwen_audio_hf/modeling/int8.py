@@ -1,0 +1,236 @@
+"""Int8 CPU inference through transformers' quantization mechanism: ``quantization_config=QwenAudioInt8Config()``.
+
+Every ``nn.Linear`` (language model, ``lm_head``, the audio encoder's and the projector's) becomes an
+:class:`Int8Linear`: int8 weights with one fp32 scale per output row (symmetric), activations quantized per call
+(dynamic), the matmul by PyTorch's x86 quantized engine (fbgemm / oneDNN: ``quantized::linear_dynamic``). Why not
+torchao: it is not a dependency here, and on the CPUs measured (benchmarks/results/cpu_full_*.json) PyTorch's
+dynamic int8 kernel is the int8 GEMM that beats fp32 and, on CPUs without native bf16, bf16.
+
+- From a bf16 (or fp32) folder, the original layout included: the weights load by mmap as usual, then
+  ``_process_model_after_weight_loading`` quantizes one linear layer at a time, so the float weights are never
+  all copied into memory (only the touched mmap pages, which the kernel can drop, ever hold them).
+- ``save_pretrained`` writes ``weight`` (int8), ``weight_scale`` (fp32) and ``bias`` per layer plus the config's
+  ``quantization_config``; loading that folder builds :class:`Int8Linear` layers first and only packs them (no
+  re-quantization).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import torch
+from torch import nn
+from transformers.quantizers import HfQuantizer, register_quantization_config, register_quantizer
+from transformers.utils.quantization_config import QuantizationConfigMixin
+
+QUANT_METHOD = "qwen_audio_int8"
+
+
+def quantize_rows(weight: torch.Tensor, rows_per_step: int = 4096) -> tuple[torch.Tensor, torch.Tensor]:
+    """Symmetric per-row int8: (int8 weight, fp32 scales) with weight ~= int8 * scale[:, None]. Works through
+    `rows_per_step` rows at a time, so the fp32 temporaries stay small even for the 155947-row lm_head."""
+    weight = weight.detach()
+    quantized = torch.empty(weight.shape, dtype=torch.int8)
+    scale = torch.empty(weight.shape[0], dtype=torch.float32)
+    for start in range(0, weight.shape[0], rows_per_step):
+        rows = weight[start:start + rows_per_step].float()
+        row_scale = (rows.abs().amax(dim=1) / 127.0).clamp(min=1e-12)
+        quantized[start:start + rows_per_step] = torch.round(rows / row_scale[:, None]).clamp(-127, 127)
+        scale[start:start + rows_per_step] = row_scale
+    return quantized, scale
+
+
+class Int8Linear(nn.Module):
+    """``y = x W^T + b`` with W in int8 (per-row scales), x quantized on the fly; output in the input's dtype.
+
+    After :meth:`pack` the quantized engine holds the only copy of the weight (its own packed layout); the state
+    dict unpacks it again, so saving writes plain ``weight`` / ``weight_scale`` / ``bias`` tensors."""
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, device=None):
+        super().__init__()
+        self.in_features, self.out_features = in_features, out_features
+        self.weight = nn.Parameter(torch.empty(out_features, in_features, dtype=torch.int8, device=device),
+                                   requires_grad=False)
+        self.weight_scale = nn.Parameter(torch.empty(out_features, dtype=torch.float32, device=device),
+                                         requires_grad=False)
+        self.bias = nn.Parameter(torch.empty(out_features, dtype=torch.float32, device=device),
+                                 requires_grad=False) if bias else None
+        self._packed = None
+
+    @classmethod
+    def from_linear(cls, linear: nn.Linear) -> "Int8Linear":
+        module = cls(linear.in_features, linear.out_features, bias=linear.bias is not None, device="meta")
+        weight, scale = quantize_rows(linear.weight)
+        module.weight = nn.Parameter(weight, requires_grad=False)
+        module.weight_scale = nn.Parameter(scale, requires_grad=False)
+        if linear.bias is not None:
+            module.bias = nn.Parameter(linear.bias.detach().float().clone(), requires_grad=False)
+        return module.pack()
+
+    def pack(self) -> "Int8Linear":
+        zero_points = torch.zeros(self.out_features, dtype=torch.long)
+        quantized = torch._make_per_channel_quantized_tensor(self.weight.data, self.weight_scale.data.double(),
+                                                             zero_points, 0)
+        bias = None if self.bias is None else self.bias.data.float()
+        self._packed = torch.ops.quantized.linear_prepack(quantized, bias)
+        self.weight = nn.Parameter(torch.empty(0, dtype=torch.int8), requires_grad=False)  # the engine's copy only
+        return self
+
+    def unpacked(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(int8 weight, fp32 scales) as saved."""
+        if self._packed is None:
+            return self.weight.data, self.weight_scale.data
+        quantized, _ = torch.ops.quantized.linear_unpack(self._packed)
+        return quantized.int_repr(), self.weight_scale.data
+
+    def _save_to_state_dict(self, destination, prefix, keep_vars):
+        weight, scale = self.unpacked()
+        destination[prefix + "weight"] = weight
+        destination[prefix + "weight_scale"] = scale
+        if self.bias is not None:
+            destination[prefix + "bias"] = self.bias.data
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self._packed is None:
+            raise RuntimeError("Int8Linear used before pack(): load it through from_pretrained or from_linear.")
+        shape = x.shape
+        out = torch.ops.quantized.linear_dynamic(x.reshape(-1, shape[-1]).float(), self._packed, True)
+        return out.reshape(*shape[:-1], self.out_features).to(x.dtype)
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+
+
+@register_quantization_config(QUANT_METHOD)
+class QwenAudioInt8Config(QuantizationConfigMixin):
+    """Int8 weights for every linear layer but those named (full dotted names or their prefixes) in
+    ``modules_to_not_convert``; CPU only."""
+
+    def __init__(self, modules_to_not_convert: list[str] | None = None, **kwargs):
+        self.quant_method = QUANT_METHOD
+        self.modules_to_not_convert = list(modules_to_not_convert or [])
+
+
+def _skipped(name: str, skip: list[str]) -> bool:
+    return any(name == entry or name.startswith(entry + ".") for entry in skip)
+
+
+def _replace(model: nn.Module, build, skip: list[str]) -> int:
+    """Replace each ``nn.Linear`` not skipped by ``build(linear)``, one at a time. Returns how many."""
+    count = 0
+    for name, module in list(model.named_modules()):
+        if not isinstance(module, nn.Linear) or _skipped(name, skip):
+            continue
+        parent_name, _, child = name.rpartition(".")
+        parent = model.get_submodule(parent_name) if parent_name else model
+        setattr(parent, child, build(module))
+        count += 1
+    return count
+
+
+@register_quantizer(QUANT_METHOD)
+class QwenAudioInt8Quantizer(HfQuantizer):
+    requires_calibration = False
+
+    def validate_environment(self, *args, **kwargs):
+        engines = torch.backends.quantized.supported_engines
+        if not any(engine in engines for engine in ("x86", "fbgemm", "onednn")):
+            raise RuntimeError(f"int8 needs PyTorch's x86 quantized engine; this build has {engines}.")
+        device_map = kwargs.get("device_map")
+        devices = set(device_map.values()) if isinstance(device_map, dict) else {device_map}
+        if devices - {None, "cpu", torch.device("cpu")}:
+            raise ValueError(f"int8 (quantization='int8') runs on the CPU only, got device_map={device_map!r}; use "
+                             "bf16 on a GPU.")
+
+    def update_dtype(self, dtype):
+        return torch.bfloat16 if dtype is None else dtype
+
+    def get_new_dtype(self, converter, param, dtype):
+        if self.pre_quantized:  # int8 weights, fp32 scales and biases stay as saved; the rest is in the load dtype
+            return None if not (hasattr(param, "get_dtype") and param.get_dtype() in ("BF16", "F16")) else dtype
+        return super().get_new_dtype(converter, param, dtype)
+
+    def _process_model_before_weight_loading(self, model, **kwargs):
+        if self.pre_quantized:
+            skip = self.quantization_config.modules_to_not_convert
+            _replace(model, lambda linear: Int8Linear(linear.in_features, linear.out_features,
+                                                      bias=linear.bias is not None, device="meta"), skip)
+        return model
+
+    def _process_model_after_weight_loading(self, model, **kwargs):
+        if self.pre_quantized:
+            for module in model.modules():
+                if isinstance(module, Int8Linear) and module._packed is None:
+                    module.pack()
+        else:
+            _replace(model, Int8Linear.from_linear, self.quantization_config.modules_to_not_convert)
+        return model
+
+    def is_serializable(self, **kwargs) -> bool:
+        return True
+
+    @property
+    def is_trainable(self) -> bool:
+        return False
+
+
+def cpu_has_native_bf16() -> bool:
+    """True when this CPU multiplies bf16 natively (AVX512-BF16 or AMX-BF16); else PyTorch emulates bf16 GEMMs,
+    10-100x slower than fp32 or int8 (benchmarks/results/cpu_full_*.json)."""
+    try:
+        with open("/proc/cpuinfo") as handle:
+            flags = next((line.split(":", 1)[1].split() for line in handle if line.startswith("flags")), [])
+    except OSError:
+        return True  # not Linux: no way to tell, no warning
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def warn_if_slow_bf16(dtype, device="cpu") -> bool:
+    """Warn (and return True) when bf16 arithmetic is asked for on a CPU without native bf16 matmul."""
+    if dtype not in (torch.bfloat16, "bfloat16") or torch.device(device or "cpu").type != "cpu":
+        return False
+    if cpu_has_native_bf16():
+        return False
+    warnings.warn(
+        "bf16 on this CPU (no AVX512-BF16/AMX): PyTorch emulates bf16 matmuls, which is many times slower than "
+        "int8 or fp32 here. Faster: --quantization int8 (Python: quantization_config=QwenAudioInt8Config()), or "
+        "--dtype float32 if the fp32 weights fit in memory.", UserWarning, stacklevel=2)
+    return True
+
+
+def load_for_inference(model_dir: str, *, quantization: str | None = None, dtype=None, device: str | None = None,
+                       model_class=None):
+    """The model for `transcribe` / `eval`: ``quantization="int8"`` (CPU; the rest of the weights in bf16), else
+    ``dtype`` (default: bf16 on a GPU, fp32 on a CPU), with the slow-bf16 warning. `model_class` defaults to
+    ``AutoModelForCausalLM``."""
+    from transformers import AutoModelForCausalLM
+
+    model_class = model_class or AutoModelForCausalLM
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    if quantization not in (None, "int8"):
+        raise ValueError(f"quantization for inference must be 'int8' (or none), got {quantization!r}.")
+    if quantization == "int8":
+        if torch.device(device).type != "cpu":
+            raise ValueError(f"--quantization int8 runs on the CPU; got --device {device}. On a GPU use bf16.")
+        return model_class.from_pretrained(model_dir, dtype=dtype if dtype not in (None, "auto") else torch.bfloat16,
+                                           quantization_config=QwenAudioInt8Config()).eval()
+    if dtype in (None, "auto") and not is_int8_folder(model_dir):
+        dtype = torch.bfloat16 if torch.device(device).type == "cuda" else torch.float32
+    warn_if_slow_bf16(dtype, device)
+    return model_class.from_pretrained(model_dir, dtype=dtype).to(device).eval()
+
+
+def is_int8_folder(model_dir: str) -> bool:
+    """True for a folder saved from an int8 model (its config names this quantizer)."""
+    import json
+    import os
+
+    try:
+        with open(os.path.join(model_dir, "config.json")) as handle:
+            quantization = json.load(handle).get("quantization_config") or {}
+    except (OSError, ValueError):
+        return False
+    return quantization.get("quant_method") == QUANT_METHOD
+
+
+__all__ = ["Int8Linear", "cpu_has_native_bf16", "is_int8_folder", "load_for_inference", "warn_if_slow_bf16", "QUANT_METHOD", "QwenAudioInt8Config", "QwenAudioInt8Quantizer", "quantize_rows"]
