@@ -131,6 +131,10 @@ def _web_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     parser.add_argument("--port", type=int, default=7860, help="port (default: 7860)")
     parser.add_argument("--device", default=None, help="e.g. cuda, cpu (default: cuda when available)")
+    parser.add_argument("--dtype", default="auto", choices=DTYPE_NAMES,
+                        help="weight dtype (auto: bf16 on a GPU, fp32 on a CPU; with --quantization int8: bf16)")
+    parser.add_argument("--quantization", choices=INFERENCE_QUANTIZATIONS,
+                        help="int8: int8 weights for every linear layer, CPU (as transcribe --quantization int8)")
     parser.add_argument("--concurrency", type=int, default=1, help="requests the model serves at once (default: 1)")
     parser.add_argument("--max-queue", type=int, default=None, help="longest request queue (default: unbounded)")
     parser.add_argument("--max-audio-s", type=float, default=3600.0,

@@ -11,15 +11,15 @@ of timestamps, each pair cuts a clip out of the conversation's latest audio, as 
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
-from ..core import token_ids as st
+from ..core.token_ids import END_TOKENS
 from ..core.audio_lengths import TARGET_SAMPLING_RATE
 from ..processing.audio_io import load_audio
+from ..modeling.generation import stream_batch
 from ..processing.tags import convert_timestamps, extract_timestamps
 
 DEFAULT_MAX_NEW_TOKENS = 512
@@ -87,60 +87,21 @@ def cut_clips(answer: str, audio_path: str | None, directory: str) -> list[list[
 
 
 class ChatModel:
-    """A loaded model + processor that streams chat answers (greedy unless the model's generation config samples)."""
+    """A loaded model + processor that streams chat answers, greedy, through ``modeling.generation.stream_batch``
+    (the package's one generation path), ending at ``<|im_end|>`` / ``<|endoftext|>``."""
 
     def __init__(self, model, processor, max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS):
         self.model, self.processor, self.max_new_tokens = model, processor, max_new_tokens
-        self._ends = processor.tokenizer.convert_tokens_to_ids([st.ENDOFTEXT, st.IM_END])
 
     def inputs(self, history: list[dict]):
         """Model inputs of the conversation with its last turn still to be answered."""
-        batch = self.processor.apply_chat_template(messages(history), add_generation_prompt=True, tokenize=True,
-                                                   return_dict=True, return_tensors="pt")
-        return batch.to(next(self.model.parameters()).device)
-
-    def generation_config(self):
-        config = self.model.generation_config.__class__.from_dict(self.model.generation_config.to_dict())
-        config.max_new_tokens, config.max_length = self.max_new_tokens, None
-        config.eos_token_id, config.pad_token_id = self._ends, self._ends[0]
-        return config
+        return self.processor.apply_chat_template(messages(history), add_generation_prompt=True, tokenize=True,
+                                                  return_dict=True, return_tensors="pt")
 
     def stream(self, history: list[dict]) -> Iterator[str]:
         """The answer to the last turn so far (special tokens kept, cut at the end token), growing as it streams."""
-        import torch
-        from transformers import TextIteratorStreamer
-
-        streamer = TextIteratorStreamer(self.processor.tokenizer, skip_prompt=True, skip_special_tokens=False,
-                                        timeout=600)
-        inputs = self.inputs(history)
-        failure: list[BaseException] = []
-
-        def generate():
-            try:
-                with torch.inference_mode():
-                    self.model.generate(**inputs, generation_config=self.generation_config(), streamer=streamer)
-            except BaseException as error:  # noqa: BLE001 - re-raised in the caller's thread
-                failure.append(error)
-                streamer.end()
-
-        worker = threading.Thread(target=generate, daemon=True)
-        worker.start()
-        text, ended = "", False
-        for piece in streamer:
-            if ended:  # drain: generation stops at the end token by itself
-                continue
-            text += piece
-            cut = _cut_at_end(text)
-            ended = cut != text
-            yield cut.strip()
-        worker.join()
-        if failure:
-            raise failure[0]
-
-
-def _cut_at_end(text: str) -> str:
-    positions = [text.find(end) for end in (st.IM_END, st.ENDOFTEXT) if end in text]
-    return text[: min(positions)] if positions else text
+        return stream_batch(self.model, self.processor, self.inputs(history), max_new_tokens=self.max_new_tokens,
+                            end_tokens=END_TOKENS, min_new_tokens=None)
 
 
 __all__ = ["ChatModel", "clip_spans", "cut_clips", "display_text", "messages", "new_turn", "numbered_audios",

@@ -6,6 +6,8 @@ import argparse
 import os
 import sys
 
+from ..core.model_sources import check_model_source
+
 DEMO_MODEL_DIR = os.path.join("outputs", "demo", "model")
 """Where README command 1 (`qwen-audio-hf demo --output-dir outputs/demo`) leaves its final model."""
 
@@ -18,8 +20,7 @@ def resolve_model_dir(model: str | None) -> str:
         raise ValueError(f"no --model given and no demo model at {DEMO_MODEL_DIR}; make one with "
                          "`qwen-audio-hf demo --output-dir outputs/demo` (README command 1), or pass --model DIR "
                          "(a converted or original Qwen-Audio folder)")
-    if not os.path.isdir(model):
-        raise ValueError(f"--model {model!r} is not a directory; pass a converted or original model folder")
+    check_model_source(model, hub=False)
     return model
 
 
@@ -30,14 +31,14 @@ def run_cli(args: argparse.Namespace) -> int:
     except ImportError:
         print('error: the web app needs Gradio: pip install "qwen-audio-hf[web]"', file=sys.stderr)
         return 2
-    except ValueError as error:
+    except (ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     from ..long_form.cli import load_model
     from .app import WebSettings, build_app
 
     try:
-        model, processor = load_model(model_dir, args.device)
+        model, processor = load_model(model_dir, args.device, args.dtype, args.quantization)
     except (ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -7,7 +7,7 @@ import os
 import numpy as np
 
 from ..core.audio_lengths import TARGET_SAMPLING_RATE
-from ..processing.long_audio import read_long_audio
+from ..long_form.reading import read_long_audio
 
 
 class AudioInputError(ValueError):
