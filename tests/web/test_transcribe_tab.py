@@ -1,6 +1,11 @@
 """The transcribe tab in headless chromium: a 70 s recording -> segments, timeline, downloads equal to the CLI's
 files for the same recording; clicking a segment plays it; a bad file then a good request."""
 
+import io
+
+import numpy as np
+import soundfile
+
 from qwen_audio_hf.cli import main
 from qwen_audio_hf.core.command_options import OUTPUT_FORMATS
 
@@ -45,10 +50,14 @@ def test_long_recording_segments_and_downloads_match_the_cli(page, files, model_
         start, end = (float(value) for value in row.inner_text().split("\n")[:2])
         assert cue == f"{clock(start)} --> {clock(end)}"
 
-    rows.nth(1).click()  # click a segment: its stretch appears in the player
+    rows.nth(1).click()  # click a segment: its stretch of the recording is loaded into the player
     start, end = (float(value) for value in rows.nth(1).inner_text().split("\n")[:2])
-    page.wait_for_function("(name) => (document.querySelector('#tr-clip audio')?.src || '').includes(name)",
-                           arg=f"segment2_{start:.2f}-{end:.2f}.wav")
+    link = page.locator(f'#tr-clip a[download="segment2_{start:.2f}-{end:.2f}.wav"]')
+    link.wait_for()
+    clip, rate = soundfile.read(io.BytesIO(page.request.get(link.get_attribute("href")).body()), dtype="float32")
+    whole, _ = soundfile.read(str(files / "talk70.wav"), dtype="float32")
+    assert rate == 16000 and clip.shape[0] == round((end - start) * rate)
+    np.testing.assert_array_equal(clip, whole[round(start * rate) : round(end * rate)])
 
 
 def test_bad_file_then_good_request(page, files):

@@ -124,21 +124,25 @@ def build_app(model, processor, settings: WebSettings | None = None) -> gr.Block
 
     # -------------------------------------------------------------------------------------------- transcribe handlers
     def run_transcription(path, task, language, target_language, timestamps, progress=gr.Progress(track_tqdm=True)):
-        empty = (None, [], None, None, None)
+        empty = ([], None, None, None)  # segments, timeline, files, selected
         try:
             waveform = read_upload(path, settings.max_audio_s, what="recording")
             progress(0, desc="decoding windows")
             result = transcription.transcribe(model, processor, path, task, language or "en", target_language or None,
                                               bool(timestamps), chunk_length_s=settings.chunk_length_s,
                                               batch_size=settings.batch_size, progress=True)
-        except (AudioInputError, ValueError) as error:
-            return (_error(str(error)), *empty)
+        except AudioInputError as error:  # the unusable file is taken out, so the next upload can go in
+            return (_error(str(error)), *empty, None)
+        except ValueError as error:  # a setting the task refuses: the recording stays
+            return (_error(str(error)), *empty, gr.update())
+        except Exception as error:  # noqa: BLE001 - shown in the page; the server and the tab go on
+            return (_error(f"the model could not transcribe {os.path.basename(path)!r}: {error}"), *empty, gr.update())
         files = transcription.write_files(result, _work_dir("transcripts"), timestamps=bool(timestamps))
         rows = transcription.segments(result)
         status = (f"{result.audio}: {result.duration_s:.1f} s, {len(result.windows)} windows, {len(rows)} segments "
                   "with text. Click a segment to play it.")
         figure = transcription.timeline(waveform, result)
-        return status, rows, figure, files, {"path": path, "segments": rows}
+        return status, rows, figure, files, {"path": path, "segments": rows}, gr.update()
 
     def play_segment(selected, event: gr.SelectData):
         if not selected or not selected["segments"]:
@@ -199,7 +203,7 @@ def build_app(model, processor, settings: WebSettings | None = None) -> gr.Block
             files = gr.File(label="Downloads (json, txt, srt, vtt)", file_count="multiple", elem_id="tr-files")
 
             run_button.click(run_transcription, [recording, task, language, target, timestamps],
-                             [tr_status, table, plot, files, selected])
+                             [tr_status, table, plot, files, selected, recording])
             table.select(play_segment, [selected], [clip])
     return app
 
