@@ -4,6 +4,7 @@ Where chromium, Playwright or Gradio is missing the tests skip, saying why, unle
 (set by .ci/run, which installs all three): then they fail.
 """
 
+import contextlib
 import os
 import shutil
 import socket
@@ -48,7 +49,7 @@ def noise(seconds, seed=0, level=0.3):
 
 @pytest.fixture(scope="session")
 def files(tmp_path_factory):
-    """A short question clip, a 70 s recording (sound with pauses), a too-long one and a non-audio file."""
+    """A short question clip, a 70 s recording (sound with pauses), a too-long one, an empty one, a non-audio file."""
     directory = tmp_path_factory.mktemp("web_audio")
     soundfile.write(directory / "question.wav", noise(2.0), SR)
     soundfile.write(directory / "second.wav", noise(1.5, seed=1), SR)
@@ -57,6 +58,7 @@ def files(tmp_path_factory):
         talk[start * SR : end * SR] = noise(end - start, seed=start)
     soundfile.write(directory / "talk70.wav", talk, SR)
     soundfile.write(directory / "long90.wav", np.zeros(90 * SR, np.float32), SR)
+    soundfile.write(directory / "empty.wav", np.zeros(0, np.float32), SR)  # a recording stopped at once
     (directory / "notes.wav").write_text("these are meeting notes, not audio\n")
     return directory
 
@@ -80,35 +82,51 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def server(model_dir, tmp_path_factory):
-    """The app as README starts it (`qwen-audio-hf web --model DIR`), in its own process; yields its URL."""
+@contextlib.contextmanager
+def web_server(model_dir, log_dir, *options):
+    """`qwen-audio-hf web --model DIR OPTIONS` as README starts it, in its own process on a free port; yields its
+    URL and stops it on exit (its log is shown if it does not come up)."""
     port = _free_port()
-    log = open(tmp_path_factory.mktemp("web_server") / "server.log", "w+")
+    log = open(os.path.join(log_dir, "server.log"), "w+")
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "OMP_NUM_THREADS": "1"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "qwen_audio_hf.cli", "web", "--model", model_dir, "--port", str(port),
-         "--max-audio-s", str(MAX_AUDIO_S), "--max-new-tokens", "16", "--concurrency", "2"],
-        stdout=log, stderr=subprocess.STDOUT, env=env)
+    process = subprocess.Popen([sys.executable, "-m", "qwen_audio_hf.cli", "web", "--model", model_dir,
+                                "--port", str(port), *options], stdout=log, stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}/"
     deadline = time.time() + 180
-    while True:
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            break
-        except OSError:
-            if process.poll() is not None or time.time() > deadline:
-                process.kill()
-                log.seek(0)
-                pytest.fail(f"the web server did not start:\n{log.read()[-4000:]}")
-            time.sleep(0.5)
-    yield url
-    process.terminate()
     try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-    log.close()
+        while True:
+            try:
+                urllib.request.urlopen(url, timeout=2)
+                break
+            except OSError:
+                if process.poll() is not None or time.time() > deadline:
+                    log.seek(0)
+                    pytest.fail(f"the web server did not start:\n{log.read()[-4000:]}")
+                time.sleep(0.5)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def server(model_dir, tmp_path_factory):
+    """The app on the tiny converted model, shared by the chat and transcribe tests; yields its URL."""
+    with web_server(model_dir, tmp_path_factory.mktemp("web_server"), "--max-audio-s", str(MAX_AUDIO_S),
+                    "--max-new-tokens", "16", "--concurrency", "2") as url:
+        yield url
+
+
+def screenshot(page, name):
+    """Save a full-page screenshot as QWEN_AUDIO_HF_SCREENSHOTS/<name>.png when that variable names a folder
+    (how docs/web_*.png are made); nothing otherwise."""
+    folder = os.environ.get("QWEN_AUDIO_HF_SCREENSHOTS")
+    if folder:
+        page.screenshot(path=os.path.join(folder, f"{name}.png"), full_page=True)
 
 
 @pytest.fixture(scope="session")

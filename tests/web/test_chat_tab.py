@@ -3,7 +3,7 @@ separate histories for two browser contexts, a bad file then a good request."""
 
 import re
 
-from .conftest import MAX_AUDIO_S
+from .conftest import MAX_AUDIO_S, screenshot
 
 BOT = '#chatbot [data-testid="bot"]'
 USER = '#chatbot [data-testid="user"]'
@@ -39,6 +39,7 @@ def test_upload_ask_second_turn_regenerate_clear(page, files):
     assert "What is in this audio?" in users and "And this one?" in users  # the first turn is still shown
     assert len(texts(page, BOT)) == 2 and texts(page, BOT)[0] == first[0]
 
+    screenshot(page, "web_chat")
     page.locator("#chat-regenerate").click()
     page.locator("#chat-status", has_text="Regenerated.").wait_for()
     assert len(texts(page, BOT)) == 2  # the last answer is replaced, not added
@@ -74,6 +75,8 @@ def test_bad_inputs_give_messages_and_the_next_request_works(page, files):
     page.locator("#chat-status", has_text="nothing to send").wait_for()
 
     add_audio(page, files / "notes.wav", expect="Error: 'notes.wav' is not audio")
+    add_audio(page, files / "empty.wav", expect="Error: 'empty.wav'")
+    assert "record again or upload another file" in page.locator("#chat-status").inner_text()
     add_audio(page, files / "long90.wav", expect="Error: 'long90.wav' is 90.0 s long")
     assert f"limit of {MAX_AUDIO_S} s" in page.locator("#chat-status").inner_text()
 

@@ -9,6 +9,8 @@ import soundfile
 from qwen_audio_hf.cli import main
 from qwen_audio_hf.core.command_options import OUTPUT_FORMATS
 
+from .conftest import screenshot
+
 
 def clock(seconds):
     millis = round(seconds * 1000)
@@ -58,6 +60,7 @@ def test_long_recording_segments_and_downloads_match_the_cli(page, files, model_
     whole, _ = soundfile.read(str(files / "talk70.wav"), dtype="float32")
     assert rate == 16000 and clip.shape[0] == round((end - start) * rate)
     np.testing.assert_array_equal(clip, whole[round(start * rate) : round(end * rate)])
+    screenshot(page, "web_transcribe")
 
 
 def test_bad_file_then_good_request(page, files):
