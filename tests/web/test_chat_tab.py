@@ -61,8 +61,11 @@ def test_two_browser_contexts_keep_separate_histories(browser, server, files):
         pages.append(page)
     first, second = pages
     add_audio(first, files / "question.wav")
-    send(first, "first user question", 0)
-    send(second, "second user question", 0)
+    for page, text in ((first, "first user question"), (second, "second user question")):  # both at once
+        page.locator("#chat-text textarea").fill(text)
+        page.locator("#chat-send").click()
+    for page in pages:
+        page.locator("#chat-status", has_text="Done.").wait_for()
     send(first, "first user follow-up", 1)
     assert [u for u in texts(first, USER) if "user" in u] == ["first user question", "first user follow-up"]
     assert texts(second, USER) == ["second user question"] and len(texts(second, BOT)) == 1
