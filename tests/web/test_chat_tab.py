@@ -1,5 +1,5 @@
 """The chat tab in headless chromium: upload + question -> answer, history across turns, clear, regenerate,
-separate histories for two browser contexts, a bad file then a good request."""
+separate histories for two browser contexts, a bad file then a good request, the answer streaming in."""
 
 import re
 
@@ -89,3 +89,19 @@ def test_bad_inputs_give_messages_and_the_next_request_works(page, files):
     add_audio(page, files / "question.wav")  # the server is still up and the tab still works
     send(page, "What is in this audio?", 0)
     assert texts(page, USER)[0] == "Audio 1: question.wav" and len(texts(page, BOT)) == 1
+
+
+def test_the_answer_streams_into_the_page(page):
+    page.locator("#chatbot").wait_for()
+    page.evaluate("""() => {
+        window.seenAnswers = [];
+        new MutationObserver(() => {
+            const bots = document.querySelectorAll('%s');
+            const text = bots.length ? bots[bots.length - 1].innerText.trim() : '';
+            if (text && text !== window.seenAnswers[window.seenAnswers.length - 1]) window.seenAnswers.push(text);
+        }).observe(document.body, {subtree: true, childList: true, characterData: true});
+    }""" % BOT)
+    send(page, "Tell me a long story", 0)
+    seen = page.evaluate("window.seenAnswers")
+    assert len(seen) >= 3, seen  # the page showed the answer growing, not only the finished one
+    assert seen[-1] == texts(page, BOT)[0]
