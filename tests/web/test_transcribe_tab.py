@@ -76,24 +76,29 @@ def test_bad_file_then_good_request(page, files):
 @pytest.mark.parametrize("task, options, cli_options", [
     ("s2tt", {"#tr-target": "zh"}, ["--task", "s2tt", "--target-language", "zh"]),
     ("caption", {}, ["--task", "caption"]),
+    ("asr", {"#tr-timestamps": True}, ["--timestamps"]),
 ])
 def test_other_tasks_download_what_the_cli_writes(page, files, model_dir, tmp_path, task, options, cli_options):
     page.get_by_role("tab", name="Transcribe").click()
     page.locator("#tr-task").get_by_label(task).check()
     for selector, value in options.items():
-        page.locator(f"{selector} input").fill(value)
-        page.locator(f"{selector} input").press("Enter")
+        if value is True:
+            page.locator(f"{selector} input").check()
+        else:
+            page.locator(f"{selector} input").fill(value)
+            page.locator(f"{selector} input").press("Enter")
     page.locator("#tr-audio input[type=file]").set_input_files(str(files / "question.wav"))
     page.locator("#tr-run").click()
     page.locator("#tr-status", has_text="question.wav: 2.0 s, 1 windows").wait_for()
     with page.expect_download() as info:
-        page.locator('#tr-files a[download="question.srt"]').click()
-    info.value.save_as(tmp_path / "page.srt")
-    assert main(["transcribe", str(files / "question.wav"), "--model", model_dir, *cli_options, "--format", "srt",
-                 "--output-dir", str(tmp_path / "cli"), "--no-progress"]) == 0
-    asr = tmp_path / "asr"
-    assert main(["transcribe", str(files / "question.wav"), "--model", model_dir, "--format", "srt",
-                 "--output-dir", str(asr), "--no-progress"]) == 0
-    page_srt = (tmp_path / "page.srt").read_text()
-    assert page_srt == (tmp_path / "cli" / "question.srt").read_text()
-    assert page_srt != (asr / "question.srt").read_text()  # the task reached the model: not the asr prompt
+        page.locator('#tr-files a[download="question.json"]').click()
+    info.value.save_as(tmp_path / "page.json")
+
+    def cli_json(options, folder):
+        assert main(["transcribe", str(files / "question.wav"), "--model", model_dir, *options, "--format", "json",
+                     "--output-dir", str(folder), "--no-progress"]) == 0
+        return (folder / "question.json").read_text().replace(str(files / "question.wav"), "question.wav")
+
+    page_json = (tmp_path / "page.json").read_text()
+    assert page_json == cli_json(cli_options, tmp_path / "cli")
+    assert page_json != cli_json([], tmp_path / "asr")  # the setting reached the model: not the plain asr output
