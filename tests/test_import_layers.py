@@ -3,7 +3,7 @@
 Every import in src/qwen_audio_hf counts, at module level or inside a function, absolute or relative. Layers,
 bottom-up (a module may import its own layer and the layers below it):
 
-    core  <  processing  <  modeling  <  training, evaluation, long_form  <  demo, cli, export, serving
+    core  <  processing  <  modeling  <  training, evaluation, long_form  <  demo, cli, export, serving, web
 
 Within modeling, the configuration imports no other modeling module (configuration <- modeling). core imports
 only the standard library (torch-free foundations).
@@ -29,6 +29,7 @@ LAYERS = {
     "long_form": 3,
     "demo": 4,
     "serving": 4,
+    "web": 4,  # the browser app (Gradio, imported only here)
 }
 """Rank of each subpackage. A new subpackage must be given one here."""
 TOP_LEVEL_MODULES = {

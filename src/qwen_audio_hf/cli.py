@@ -128,12 +128,39 @@ def _transcribe(args: argparse.Namespace) -> int:
     return run_cli(args)
 
 
+# ------------------------------------------------------------------------------------------------ web
+def _web_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", default=None, metavar="DIR",
+                        help="model directory, converted or original (default: outputs/demo/model, README command 1)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=7860, help="port (default: 7860)")
+    parser.add_argument("--device", default=None, help="e.g. cuda, cpu (default: cuda when available)")
+    parser.add_argument("--dtype", default="auto", choices=DTYPE_NAMES,
+                        help="weight dtype (auto: bf16 on a GPU, fp32 on a CPU; with --quantization int8: bf16)")
+    parser.add_argument("--quantization", choices=INFERENCE_QUANTIZATIONS,
+                        help="int8: int8 weights for every linear layer, CPU (as transcribe --quantization int8)")
+    parser.add_argument("--concurrency", type=int, default=1, help="requests the model serves at once (default: 1)")
+    parser.add_argument("--max-queue", type=int, default=None, help="longest request queue (default: unbounded)")
+    parser.add_argument("--max-audio-s", type=float, default=3600.0,
+                        help="longest upload or recording accepted, in seconds (default: 3600)")
+    parser.add_argument("--max-file-size", default="500mb", help="largest upload in bytes or e.g. 500mb")
+    parser.add_argument("--max-new-tokens", type=int, default=512, help="longest chat answer (default: 512)")
+    parser.add_argument("--batch-size", type=int, default=8, help="transcribe tab: windows decoded together")
+
+
+def _web(args: argparse.Namespace) -> int:
+    from .web.cli import run_cli
+
+    return run_cli(args)
+
+
 # ------------------------------------------------------------------------------------------------ the parser
 _SUBCOMMANDS = {
     "convert": ("Convert an original Qwen-Audio checkpoint to the native layout.", _convert_arguments, _convert),
     "demo": ("Train and evaluate a tiny Qwen-Audio on synthetic audio (offline, CPU).", _demo_arguments, _demo),
     "eval": ("Evaluate a model on one of the paper's benchmark protocols.", _eval_arguments, _eval),
     "transcribe": ("Transcribe, translate or caption recordings of any length.", _transcribe_arguments, _transcribe),
+    "web": ("Chat with a model and transcribe recordings in the browser (needs the [web] extra).", _web_arguments, _web),
 }
 """name -> (help, add the subcommand's arguments, run it). A handler imports its module only when it runs."""
 

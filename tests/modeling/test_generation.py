@@ -1,5 +1,5 @@
 """modeling.generation: the one greedy decoding path (batched = one by one, cut at the first end token, ids from
-core.token_ids, generate_kwargs split between the config and generate())."""
+core.token_ids, generate_kwargs split between the config and generate(); streamed = the same text, growing)."""
 
 import numpy as np
 import pytest
@@ -10,6 +10,7 @@ from qwen_audio_hf.modeling.generation import (
     generate_texts,
     greedy_generation_config,
     set_generation_defaults,
+    stream_batch,
 )
 
 from ..tiny_models import ForceResponse, tiny_decoding_model
@@ -72,3 +73,26 @@ def test_generation_defaults_are_written_into_the_model(processor):
     config = model.generation_config
     assert (config.eos_token_id, config.pad_token_id, config.do_sample) == ([ENDOFTEXT_ID, IM_END_ID], ENDOFTEXT_ID,
                                                                             False)
+
+
+def test_streamed_response_grows_to_the_generated_one(model, processor):
+    ids = processor.tokenizer("hello<|0.40|> big world" + IM_END + "after", add_special_tokens=False)["input_ids"]
+    forced = {"logits_processor": [ForceResponse(ids)]}
+    inputs = processor(text=[PROMPT], audio=_clips()[:1], sampling_rate=16000)
+    steps = list(stream_batch(model, processor, inputs, max_new_tokens=len(ids) + 2, end_tokens=END_TOKENS,
+                              generate_kwargs=forced))
+    assert steps[-1] == "hello<|0.40|> big world" == generate_batch(
+        model, processor, inputs, max_new_tokens=len(ids) + 2, end_tokens=END_TOKENS, generate_kwargs=forced)[0]
+    assert len(steps) > 2 and all(later.startswith(earlier) for earlier, later in zip(steps, steps[1:]))
+    # unforced greedy: the stream ends on exactly generate_batch's text
+    *_, last = stream_batch(model, processor, inputs, max_new_tokens=6)
+    assert last == generate_batch(model, processor, inputs, max_new_tokens=6)[0]
+    two = processor(text=[PROMPT, PROMPT], audio=_clips()[:2], sampling_rate=16000, padding_side="left")
+    with pytest.raises(ValueError, match="streams one row"):
+        next(stream_batch(model, processor, two, max_new_tokens=2))
+
+
+def test_a_failing_generate_is_raised_in_the_streaming_thread(model, processor):
+    inputs = processor(text=[PROMPT], audio=_clips()[:1], sampling_rate=16000)
+    with pytest.raises(ValueError):
+        list(stream_batch(model, processor, inputs, max_new_tokens=2, generate_kwargs={"num_beams": 0}))

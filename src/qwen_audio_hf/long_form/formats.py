@@ -17,7 +17,8 @@ def _clock(seconds: float, separator: str) -> str:
     return f"{hours:02d}:{minutes:02d}:{rest // 1000:02d}{separator}{rest % 1000:03d}"
 
 
-def _cues(result: LongFormResult) -> list[tuple[float, float, str]]:
+def cues(result: LongFormResult) -> list[tuple[float, float, str]]:
+    """(start_s, end_s, text) of every window with text: the srt/vtt cues (and the web page's segments)."""
     return [(w.start_s, w.end_s, w.text) for w in result.windows if w.text.strip()]
 
 
@@ -28,12 +29,12 @@ def render(result: LongFormResult, fmt: str, timestamps: bool = False) -> str:
     if fmt == "txt":
         return result.text + "\n"
     if fmt == "srt":
-        blocks = [f"{i}\n{_clock(s, ',')} --> {_clock(e, ',')}\n{text}\n" for i, (s, e, text) in enumerate(_cues(result), 1)]
+        blocks = [f"{i}\n{_clock(s, ',')} --> {_clock(e, ',')}\n{text}\n" for i, (s, e, text) in enumerate(cues(result), 1)]
         return "\n".join(blocks)
     if fmt == "vtt":
-        blocks = [f"{_clock(s, '.')} --> {_clock(e, '.')}\n{text}\n" for s, e, text in _cues(result)]
+        blocks = [f"{_clock(s, '.')} --> {_clock(e, '.')}\n{text}\n" for s, e, text in cues(result)]
         return "WEBVTT\n\n" + "\n".join(blocks)
     raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
 
 
-__all__ = ["FORMATS", "render"]
+__all__ = ["FORMATS", "cues", "render"]

@@ -3,12 +3,13 @@
 ``generate_texts`` renders batches (left-padded, 16 kHz clips), runs ``model.generate`` with a fresh greedy
 ``GenerationConfig`` whose end and pad ids come from ``core.token_ids``, cuts each row's new tokens at the first
 end token and decodes them with the special tokens kept (tags stay visible to the parsers), stripped.
-``generate_batch`` does the same for a batch the caller built (e.g. with ``apply_chat_template``).
+``generate_batch`` does the same for a batch the caller built (e.g. with ``apply_chat_template``);
+``stream_batch`` runs ``generate_batch`` on a one-row batch and yields the response as it grows (the web chat).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from ..core.audio_lengths import TARGET_SAMPLING_RATE
@@ -61,6 +62,51 @@ def generate_batch(model, processor, inputs: Mapping[str, Any], *, max_new_token
     return decode_new_tokens(processor.tokenizer, output[:, inputs["input_ids"].shape[1] :], end_tokens)
 
 
+def stream_batch(model, processor, inputs: Mapping[str, Any], *, max_new_tokens: int,
+                 end_tokens: Sequence[str] = BASE_END_TOKENS, min_new_tokens: int | None = 1,
+                 generate_kwargs: Mapping[str, Any] | None = None, timeout_s: float = 600.0) -> Iterator[str]:
+    """The response of a one-row batch as it is generated: each yield is the text so far (special tokens kept,
+    cut at the first end token, stripped); the last one is exactly ``generate_batch``'s response. An error in
+    ``generate`` is raised here."""
+    import threading
+
+    from transformers import TextIteratorStreamer
+
+    if inputs["input_ids"].shape[0] != 1:
+        raise ValueError(f"stream_batch streams one row, got a batch of {inputs['input_ids'].shape[0]}")
+    streamer = TextIteratorStreamer(processor.tokenizer, skip_prompt=True, skip_special_tokens=False,
+                                    timeout=timeout_s)
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["texts"] = generate_batch(model, processor, inputs, max_new_tokens=max_new_tokens,
+                                              end_tokens=end_tokens, min_new_tokens=min_new_tokens,
+                                              generate_kwargs={**dict(generate_kwargs or {}), "streamer": streamer})
+        except BaseException as error:  # noqa: BLE001 - raised again in the caller's thread
+            outcome["error"] = error
+            streamer.end()
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    text, shown, ended = "", None, False
+    for piece in streamer:
+        if ended:  # generation stops at the end token by itself; the rest is drained
+            continue
+        text += piece
+        positions = [text.find(end) for end in end_tokens if end in text]
+        ended = bool(positions)
+        partial = (text[: min(positions)] if positions else text).strip()
+        if partial != shown:
+            shown = partial
+            yield partial
+    worker.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    if outcome["texts"][0] != shown:
+        yield outcome["texts"][0]
+
+
 def generate_texts(model, processor, prompts: Sequence[str], audios: Sequence, *, max_new_tokens: int,
                    end_tokens: Sequence[str] = BASE_END_TOKENS, min_new_tokens: int | None = 1, batch_size: int = 8,
                    zero_audio_features: bool = False, generate_kwargs: Mapping[str, Any] | None = None,
@@ -95,4 +141,4 @@ def set_generation_defaults(model, tokenizer, end_tokens: Sequence[str] = END_TO
 
 
 __all__ = ["decode_new_tokens", "generate_batch", "generate_texts", "greedy_generation_config",
-           "set_generation_defaults"]
+           "set_generation_defaults", "stream_batch"]
