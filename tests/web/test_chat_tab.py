@@ -1,9 +1,12 @@
 """The chat tab in headless chromium: upload + question -> answer, history across turns, clear, regenerate,
-separate histories for two browser contexts, a bad file then a good request, the answer streaming in."""
+separate histories for two browser contexts, a bad file then a good request, the answer streaming in, a
+microphone recording (Chromium's fake capture device)."""
 
 import re
 
-from .conftest import MAX_AUDIO_S, screenshot
+import pytest
+
+from .conftest import CHROMIUM, CHROMIUM_ARGS, MAX_AUDIO_S, screenshot
 
 BOT = '#chatbot [data-testid="bot"]'
 USER = '#chatbot [data-testid="user"]'
@@ -105,3 +108,32 @@ def test_the_answer_streams_into_the_page(page):
     seen = page.evaluate("window.seenAnswers")
     assert len(seen) >= 3, seen  # the page showed the answer growing, not only the finished one
     assert seen[-1] == texts(page, BOT)[0]
+
+
+@pytest.fixture
+def microphone_page(server, files):
+    """A page in a chromium whose microphone plays talk70.wav (Chromium's fake capture device), access granted."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+            *CHROMIUM_ARGS, "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+            f"--use-file-for-fake-audio-capture={files / 'talk70.wav'}"])
+        page = browser.new_context(permissions=["microphone"]).new_page()
+        page.set_default_timeout(60_000)
+        page.goto(server)
+        yield page
+        browser.close()
+
+
+def test_a_microphone_recording_joins_the_conversation(microphone_page):
+    page = microphone_page
+    page.locator('#chat-audio button[aria-label="Record audio"]').click()
+    page.locator("#chat-audio button", has_text="Record").first.click()
+    page.wait_for_timeout(2500)
+    page.locator("#chat-audio button", has_text="Stop").first.click()
+    page.locator("#chat-status", has_text=re.compile(r"Audio 1 added")).wait_for()
+    seconds = float(re.search(r"\(([\d.]+) s\)", page.locator("#chat-status").inner_text()).group(1))
+    assert 1.0 < seconds < 15.0  # what was recorded, not an empty clip
+    send(page, "What did I say?", 0)
+    assert texts(page, USER)[0].startswith("Audio 1: ") and len(texts(page, BOT)) == 1
