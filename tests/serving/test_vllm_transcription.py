@@ -116,3 +116,20 @@ def test_vad_segmentation_equals_the_cli(server, reference):
     body = response.json()
     assert body["text"] == cli["text"] and cli["text"]
     assert [(s["start"], s["end"]) for s in body["segments"]] == [(w["start_s"], w["end_s"]) for w in cli["windows"]]
+
+
+def test_openai_client_gets_the_cli_answer(server, reference):
+    openai = pytest.importorskip("openai")
+    cli = reference["transcription"]
+    client = openai.OpenAI(base_url=f"{server}/v1", api_key="unused")
+    with open(cli["path"], "rb") as handle:
+        verbose = client.audio.transcriptions.create(
+            model=reference["checkpoint"], file=handle, response_format="verbose_json",
+            timestamp_granularities=["segment"], extra_body={"max_completion_tokens": cli["max_new_tokens"]})
+    assert verbose.text == cli["json"]["text"]
+    assert [(s.start, s.end) for s in verbose.segments] == [
+        (w["start_s"], w["end_s"]) for w in cli["json"]["windows"] if w["text"]]
+    with open(cli["path"], "rb") as handle:
+        srt = client.audio.transcriptions.create(model=reference["checkpoint"], file=handle, response_format="srt",
+                                                 extra_body={"max_completion_tokens": cli["max_new_tokens"]})
+    assert srt == cli["srt"]
