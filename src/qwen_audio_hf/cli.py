@@ -12,6 +12,7 @@ from .core.command_options import (
     INFERENCE_QUANTIZATIONS,
     LONG_FORM_MAX_NEW_TOKENS,
     LONG_FORM_TASKS,
+    SEGMENTATIONS,
     OUTPUT_FORMATS,
     PROTOCOL_NAMES,
     TASK_FAMILIES,
@@ -108,6 +109,9 @@ def _transcribe_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--num-beams", type=int, default=1, help="beam search width (1: greedy)")
     parser.add_argument("--overlap-s", type=float, default=0.0,
                         help="extra audio decoded on both sides of each window; words repeated at seams are removed")
+    parser.add_argument("--segmentation", choices=SEGMENTATIONS, default="energy",
+                        help="energy: windows cut at pauses; vad: only the speech Silero VAD finds is decoded "
+                             "(noise/music beds; needs pip install 'qwen-audio-hf[vad]')")
     parser.add_argument("--format", choices=OUTPUT_FORMATS, default="json")
     parser.add_argument("--output-dir", default=".", metavar="D", help="where the output files go (default: .)")
     parser.add_argument("--device", default=None, help="e.g. cuda, cpu (default: cuda when available)")

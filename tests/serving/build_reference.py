@@ -86,7 +86,7 @@ def transcription_reference(out: Path, checkpoint: Path) -> dict:
 
     from qwen_audio_hf.cli import main as cli
 
-    from ..long_form.signals import recording
+    from ..long_form.signals import recording, speech_over_bed
 
     path = out / "talk.wav"
     soundfile.write(path, recording([(0.4, 3.1), (4.3, 7.9), (9.0, 12.4)], 13.0, seed=5), 16000, subtype="FLOAT")
@@ -99,6 +99,13 @@ def transcription_reference(out: Path, checkpoint: Path) -> dict:
             assert cli(args) == 0, args
             text = (Path(directory) / f"talk.{'json' if fmt == 'words' else fmt}").read_text()
         outputs[fmt] = json.loads(text) if fmt in ("json", "words") else text
+    bed = out / "speech_over_music.wav"
+    soundfile.write(bed, speech_over_bed([(1.0, 3.0), (6.5, 9.0), (14.0, 15.5)], 18.0), 16000, subtype="FLOAT")
+    with tempfile.TemporaryDirectory() as directory:
+        assert cli(["transcribe", str(bed), "--model", str(checkpoint), "--chunk-length-s", str(TRANSCRIPTION_CHUNK_S),
+                    "--max-new-tokens", str(MAX_NEW_TOKENS), "--segmentation", "vad", "--output-dir", directory,
+                    "--no-progress", "--device", "cpu"]) == 0
+        outputs["vad"] = {"path": str(bed), **json.loads((Path(directory) / "speech_over_music.json").read_text())}
     return {"path": str(path), "chunk_length_s": TRANSCRIPTION_CHUNK_S, "max_new_tokens": MAX_NEW_TOKENS, **outputs}
 
 

@@ -77,7 +77,9 @@ def test_translation_route_uses_the_translation_prompt(server, reference):
     ({"response_format": "srt", "stream": "true"}, None, 400, "stream"),
     ({"prompt": "Names: Qwen"}, None, 400, "prompt"),
     ({"temperature": "hot"}, None, 400, "temperature"),
-], ids=["unreadable", "language", "format", "granularity", "stream_srt", "prompt_on_base", "temperature"])
+    ({"segmentation": "silence"}, None, 400, "segmentation"),
+], ids=["unreadable", "language", "format", "granularity", "stream_srt", "prompt_on_base", "temperature",
+        "segmentation"])
 def test_bad_requests_name_the_field_and_the_server_stays_up(server, reference, fields, file, status, named):
     response = _post(server, reference, file=file, **fields)
     assert response.status_code == status, response.text
@@ -104,3 +106,13 @@ def test_silent_recording_gives_empty_text(server, reference):
     response = _post(server, reference, file=buffer.getvalue(), response_format="verbose_json")
     assert response.status_code == 200, response.text
     assert response.json()["text"] == "" and response.json()["segments"] == []
+
+
+def test_vad_segmentation_equals_the_cli(server, reference):
+    cli = reference["transcription"]["vad"]
+    with open(cli["path"], "rb") as handle:
+        response = _post(server, reference, file=handle.read(), segmentation="vad", response_format="verbose_json")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["text"] == cli["text"] and cli["text"]
+    assert [(s["start"], s["end"]) for s in body["segments"]] == [(w["start_s"], w["end_s"]) for w in cli["windows"]]

@@ -8,6 +8,8 @@ LONG_FORM_TASKS = ("asr", "s2tt", "caption")
 """`qwen-audio-hf transcribe --task`: transcription, speech translation, one caption per window."""
 LONG_FORM_MAX_NEW_TOKENS = 256
 """Default decoding length of one long-form window."""
+SEGMENTATIONS = ("energy", "vad")
+"""How long recordings are cut into windows: at pauses (energy) or around the speech Silero VAD finds (vad)."""
 OUTPUT_FORMATS = ("json", "txt", "srt", "vtt")
 """`qwen-audio-hf transcribe --format`."""
 DTYPE_NAMES = ("auto", "float32", "bfloat16", "float16")
@@ -22,5 +24,5 @@ PROTOCOL_NAMES = ("librispeech", "aishell1", "aishell2", "covost2", "clotho", "s
 TASK_FAMILIES = ("asr", "s2tt", "aac", "asc", "ser", "vsc", "mna", "aqa", "industrial_srwt")
 """Task families `qwen-audio-hf eval --task` also takes (`evaluation.protocols.FAMILY_DEFAULTS`, same order)."""
 
-__all__ = ["DTYPE_NAMES", "INFERENCE_QUANTIZATIONS", "QUANTIZATION_NAMES", "LONG_FORM_MAX_NEW_TOKENS", "LONG_FORM_TASKS", "OUTPUT_FORMATS", "PROTOCOL_NAMES",
-           "TASK_FAMILIES"]
+__all__ = ["DTYPE_NAMES", "INFERENCE_QUANTIZATIONS", "QUANTIZATION_NAMES", "LONG_FORM_MAX_NEW_TOKENS",
+           "LONG_FORM_TASKS", "OUTPUT_FORMATS", "PROTOCOL_NAMES", "SEGMENTATIONS", "TASK_FAMILIES"]

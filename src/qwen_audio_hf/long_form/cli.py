@@ -58,6 +58,7 @@ def run_cli(args: argparse.Namespace) -> int:
                                           getattr(args, "quantization", None))
         decoder = LongFormDecoder(model, processor, chunk_length_s=args.chunk_length_s, batch_size=args.batch_size,
                                   overlap_s=args.overlap_s, max_new_tokens=args.max_new_tokens,
+                                  segmentation=args.segmentation,
                                   generate_kwargs={"num_beams": args.num_beams} if args.num_beams > 1 else {})
     except (ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)

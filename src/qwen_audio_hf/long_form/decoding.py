@@ -24,7 +24,8 @@ from ..modeling.generation import generate_texts
 from ..processing.tags import TaskPrompt, extract_timestamps, find_task_prompt
 from .reading import read_long_audio
 from .stitching import LongFormResult, WindowResult, parse_window, stitch, window_text
-from .windows import SILENCE_DB, Window, check_chunk_length, segment, window_clip
+from .planning import check_segmentation, plan_windows
+from .windows import SILENCE_DB, Window, check_chunk_length, window_clip
 
 TASKS = LONG_FORM_TASKS
 DEFAULT_MAX_NEW_TOKENS = LONG_FORM_MAX_NEW_TOKENS
@@ -122,10 +123,12 @@ class LongFormDecoder:
     batch_size: int = 8
     overlap_s: float = 0.0
     silence_db: float = SILENCE_DB
+    segmentation: str = "energy"
     max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS
     generate_kwargs: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        check_segmentation(self.segmentation)
         check_chunk_length(self.chunk_length_s)
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
@@ -208,7 +211,7 @@ class LongFormDecoder:
                     label = os.fspath(source) if isinstance(source, (str, os.PathLike)) else f"audio #{index}"
                     done.append(LongFormError(label, error))
                 else:
-                    windows = segment(waveform, chunk)
+                    windows = plan_windows(waveform, chunk, self.segmentation)
                     recording = _Recording(label, len(waveform) / TARGET_SAMPLING_RATE, windows, [None] * len(windows))
                     jobs = self._jobs(recording, waveform)
                     del waveform

