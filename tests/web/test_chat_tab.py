@@ -111,19 +111,16 @@ def test_the_answer_streams_into_the_page(page):
 
 
 @pytest.fixture
-def microphone_page(server, files):
+def microphone_page(playwright, server, files):
     """A page in a chromium whose microphone plays talk70.wav (Chromium's fake capture device), access granted."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            *CHROMIUM_ARGS, "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-            f"--use-file-for-fake-audio-capture={files / 'talk70.wav'}"])
-        page = browser.new_context(permissions=["microphone"]).new_page()
-        page.set_default_timeout(60_000)
-        page.goto(server)
-        yield page
-        browser.close()
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+        *CHROMIUM_ARGS, "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-audio-capture={files / 'talk70.wav'}"])
+    page = browser.new_context(permissions=["microphone"]).new_page()
+    page.set_default_timeout(60_000)
+    page.goto(server)
+    yield page
+    browser.close()
 
 
 def test_a_microphone_recording_joins_the_conversation(microphone_page):
