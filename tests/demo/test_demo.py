@@ -114,12 +114,15 @@ def test_shortened_demo_learns_from_the_audio_and_writes_a_reloadable_model(proc
     learn: on held-out clips at least two tasks are answered well above chance and above the same model with its
     audio features zeroed (measured on 2 CPU cores: beep counting 0.92 vs 0.17 zeroed, noise colour 1.00 vs 0.00)."""
     settings = demo.DemoSettings(train_per_task=100, sft_per_task=25, eval_per_task=12, pretrain_steps=120,
-                                 sft_steps=40, num_samples_printed=2, long_form_seconds=5.0)
+                                 sft_steps=40, num_samples_printed=2, long_form_seconds=5.0, speech_train=100,
+                                 speech_sft=12, speech_eval=12, long_form_utterances=12, speech_long_form_seconds=20.0,
+                                 speech_long_form_utterances=6, sft_tagged_rows=60)
     metrics = demo.run_demo(str(tmp_path), settings, processor=processor)
     saved = json.load(open(tmp_path / "metrics.json"))
-    assert saved["tasks"].keys() == set(synthetic.TASKS) and metrics["tasks"] == saved["tasks"]
+    assert saved["tasks"].keys() == set(synthetic.TASKS) | set(demo.CHAT_SPEECH_TASKS)
+    assert metrics["tasks"] == saved["tasks"]
     learned = [
-        task for task, row in saved["tasks"].items()
+        task for task, row in saved["tasks"].items() if task in synthetic.TASKS
         if row["chance"] == synthetic.chance_level(task)
         and row["accuracy"] >= row["chance"] + 0.4 and row["accuracy"] >= row["audio_zeroed_accuracy"] + 0.4
     ]
@@ -127,6 +130,13 @@ def test_shortened_demo_learns_from_the_audio_and_writes_a_reloadable_model(proc
     assert saved["mean_accuracy"] >= saved["mean_audio_zeroed_accuracy"] + 0.25, saved["tasks"]
     assert saved["vocab_size"] == 155947
     assert {"clips", "recovered_fraction", "mean_abs_onset_error_s"} <= set(saved["long_form"])
+    speech_run = saved["speech_long_form"]
+    assert speech_run["utterances"] >= 6 and speech_run["recording_s"] >= 20.0 and len(speech_run["truth"]) >= 6
+    assert {"wer", "median_start_error_s", "windows", "cut_points_s", "words", "truth"} <= set(speech_run)
+    assert os.path.exists(speech_run["audio"]) and os.path.exists(saved["speech"]["eval_jsonl"])
+    assert {"pretrain", "sft"} == set(saved["loss_history"]) and all(saved["loss_history"].values())
+    for stage in ("tagged_after_pretraining", "tagged_after_sft"):
+        assert 0.0 <= saved[stage]["asr"]["wer"] and 0.0 <= saved[stage]["accuracy"] <= 1.0
     model_dir = tmp_path / "model"
     assert {"config.json", "model.safetensors", "modeling_qwen_audio.py", "README.md"} <= set(os.listdir(model_dir))
     out = capsys.readouterr().out
