@@ -122,7 +122,10 @@ def run_demo(output_dir: str, settings: Optional[DemoSettings] = None, processor
          f"{', '.join(speech.TRAIN_VARIANTS)}), held-out voices {', '.join(speech.HELD_OUT_VARIANTS)}", start)
 
     pretraining = train + speech_tasks(spoken, "asr") + speech_tasks(spoken, "srwt")
-    pretrained = pretrain_stage(model, processor, pretraining, os.path.join(output_dir, "pretrain"), settings)
+    curve = speech_eval.WerCurveCallback(processor, asr_eval[: settings.curve_clips],
+                                         settings.pretrain_steps // max(settings.curve_points, 1))
+    pretrained = pretrain_stage(model, processor, pretraining, os.path.join(output_dir, "pretrain"), settings,
+                                callbacks=[curve] if settings.curve_points else [])
     model = pretrained.model
     _log(f"pretraining done ({settings.pretrain_steps} steps, last loss {_last_loss(pretrained.log_history)})", start)
     before = _tagged_metrics(model, processor, held_out, asr_eval, srwt_eval, jsonl, None)
@@ -186,6 +189,7 @@ def run_demo(output_dir: str, settings: Optional[DemoSettings] = None, processor
         "tagged_after_sft": after,
         "tagged_accuracy_ratio_after_sft": after["accuracy"] / before["accuracy"] if before["accuracy"] else None,
         "loss_history": {"pretrain": _stage_history(pretrained), "sft": _stage_history(tuned)},
+        "asr_wer_curve": {"clips": min(settings.curve_clips, len(asr_eval)), "points": curve.points},
         "num_held_out_per_task": settings.eval_per_task,
         "settings": asdict(settings),
         "parameters": params,

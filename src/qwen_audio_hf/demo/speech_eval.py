@@ -12,6 +12,7 @@ import os
 from typing import Dict, List, Sequence
 
 import numpy as np
+from transformers import TrainerCallback
 
 from ..evaluation.protocols import get_protocol
 from ..evaluation.runner import evaluate as evaluate_protocol
@@ -67,6 +68,31 @@ def asr_scores(model, processor, jsonl: str, examples: Sequence[Dict], output_di
             "samples": [{"truth": r["gt"], "response": r["response"]} for r in records[:6]]}
 
 
+def quick_wer(model, processor, examples: Sequence[Dict]) -> float:
+    """Corpus WER of the tagged ASR prompt on ``examples`` (greedy, eval-harness scoring); for learning curves."""
+    from ..evaluation.metrics import word_error_rate
+    from ..processing.tags import response_text, strip_tags
+
+    was_training = model.training
+    model.eval()
+    answers = generate_texts(model, processor, [prompt_text(e, "tagged", processor) for e in examples],
+                             [e["audio"] for e in examples], max_new_tokens=8, batch_size=32)
+    model.train(was_training)
+    return word_error_rate([e["label"] for e in examples], [strip_tags(response_text(a)) for a in answers])
+
+
+class WerCurveCallback(TrainerCallback):
+    """Every ``every`` optimizer steps, `quick_wer` on a few held-out clips; the points go to ``self.points``."""
+
+    def __init__(self, processor, examples: Sequence[Dict], every: int):
+        self.processor, self.examples, self.every, self.points = processor, examples, max(every, 1), []
+
+    def on_step_end(self, args, state, control, model=None, **kwargs):
+        if state.global_step % self.every == 0:
+            self.points.append({"step": state.global_step, "asr_wer": quick_wer(model, self.processor, self.examples)})
+        return control
+
+
 def srwt_scores(model, processor, examples: Sequence[Dict], zero_audio: bool = False) -> Dict:
     """Word-start errors of the SRWT prompt on held-out clips (words paired by the evaluation's alignment)."""
     answers = generate_texts(model, processor, [prompt_text(e, "tagged", processor) for e in examples],
@@ -84,4 +110,4 @@ def srwt_scores(model, processor, examples: Sequence[Dict], zero_audio: bool = F
                         for e, a in zip(examples[:4], answers[:4])]}
 
 
-__all__ = ["ASR_MAX_NEW_TOKENS", "SOURCE", "asr_scores", "eval_command", "srwt_scores", "write_eval_jsonl"]
+__all__ = ["ASR_MAX_NEW_TOKENS", "SOURCE", "WerCurveCallback", "quick_wer", "asr_scores", "eval_command", "srwt_scores", "write_eval_jsonl"]

@@ -2,19 +2,19 @@
 
 Choices that let a random tiny model learn on a CPU in minutes (the recipes' defaults stay the paper's): the
 language model starts random, so pretraining trains its layers too (`recipes.pretrain(trainable_modules=...)`; the
-paper freezes a pretrained LLM); the 155947-row token table (tied with the LM head) stays at its random
-initialisation, since updating it would cost more CPU time than the rest of the model together; initial weights
-use std 1/sqrt(width) instead of 0.02; the collator is wrapped so that the LM head only runs where tokens are
-supervised (`SupervisedWindowCollator`, same loss). Everything else goes through the package's own recipes,
-collator and processor.
+paper freezes a pretrained LLM); of the 155947-row token table (tied with the LM head) only the rows of the tokens
+the targets hold learn (a gradient mask: the other rows get zero gradients and stay at their random
+initialisation, only shrunk by AdamW's weight decay; a wholly frozen table left the answer words unable to move); the 3001 timestamp rows start as sines of their time
+(`timestamp_vectors`); initial weights use std 1/sqrt(width) instead of 0.02; the collator is wrapped so that the
+LM head only runs where tokens are supervised (`SupervisedWindowCollator`, same loss). Everything else goes through
+the package's own recipes, collator and processor.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Optional
-
-import math
 
 import torch
 
@@ -40,7 +40,7 @@ targets hold (`target_token_ids`, a gradient mask), a few hundred of the 155947.
 
 @dataclass
 class DemoSettings:
-    """Sizes and schedule; the defaults fit the 5-minute CPU budget."""
+    """Sizes and schedule (the defaults are the demo's; see benchmarks/results/demo_cpu.log for their time)."""
 
     seed: int = 0
     train_per_task: int = 400
@@ -48,11 +48,11 @@ class DemoSettings:
     eval_per_task: int = 50
     text_hidden_size: int = 64
     text_layers: int = 2
-    audio_d_model: int = 64
-    audio_layers: int = 2
-    pretrain_steps: int = 250
-    pretrain_learning_rate: float = 3e-3
-    sft_steps: int = 160
+    audio_d_model: int = 128
+    audio_layers: int = 3
+    pretrain_steps: int = 500
+    pretrain_learning_rate: float = 5e-3
+    sft_steps: int = 120
     sft_learning_rate: float = 5e-3
     lora_rank: int = 16
     batch_size: int = 16
@@ -66,6 +66,8 @@ class DemoSettings:
     speech_long_form_seconds: float = 180.0
     speech_long_form_utterances: int = 40
     sft_tagged_rows: int = 600
+    curve_points: int = 5
+    curve_clips: int = 32
 
 
 def build_tiny_model(settings: DemoSettings):
