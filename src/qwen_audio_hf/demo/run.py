@@ -1,9 +1,17 @@
-"""`qwen-audio-hf demo`: train and evaluate a tiny Qwen-Audio on synthetic audio, offline on a CPU, in minutes.
+"""`qwen-audio-hf demo`: train and evaluate a tiny Qwen-Audio on synthetic sounds and eSpeak NG speech, offline on a CPU.
 
-Steps: a tiny QwenAudio with the real Qwen-Audio vocabulary -> the synthetic multitask set (`synthetic.py`) ->
-multitask pretraining on tagged prompts -> LoRA SFT on chat conversations -> save (Hub layout, `export.py`) ->
-reload through AutoModelForCausalLM / AutoProcessor -> held-out accuracy per task, for the real audio and for
-the same model with its audio features zeroed -> DIR/metrics.json and a few sample generations.
+Steps: a tiny QwenAudio with the real Qwen-Audio vocabulary -> the sound set (`synthetic.py`) and spoken words
+(`speech.py`, training voices only) -> multitask pretraining on tagged prompts (4 sound tasks, ASR, SRWT) -> tagged
+scores -> LoRA SFT on chat conversations with tagged rows mixed back in -> save (Hub layout, `export.py`) -> reload
+through AutoModelForCausalLM / AutoProcessor -> held-out scores (held-out voices): chat accuracy per task with real
+and zeroed audio, ASR WER through the eval harness on DIR/speech_eval/held_out.jsonl (`speech_eval.py`), SRWT word
+starts, tagged scores again -> a >= 3 min recording transcribed by the long-form decoder (`long_form.py`) -> the
+sound long-form stage -> DIR/metrics.json and a few sample generations.
+
+metrics.json keys: ``tasks`` (chat, per task), ``speech`` (headline ASR/SRWT figures, eval command, voices),
+``tagged_after_pretraining`` / ``tagged_after_sft``, ``loss_history`` (each stage's Trainer log_history),
+``asr_wer_curve`` (WER during pretraining), ``speech_long_form`` (windows, cut points, words, truth),
+``long_form`` (sound), ``settings``, ``seconds``.
 
 Model and training choices: `training.py`; tasks, prompts and scoring: `tasks.py`; generation goes through the
 package's one generation helper (`modeling.generation.generate_texts`) and accuracy through `evaluation.metrics.accuracy`.
