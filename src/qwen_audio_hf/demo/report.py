@@ -131,7 +131,9 @@ def _number(value: Any) -> str:
         return "–"
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return str(value)
-    return f"{value:.3f}" if isinstance(value, float) else str(value)
+    if isinstance(value, int):
+        return str(value)
+    return f"{value:.3f}" if abs(value) < 10 else f"{value:.1f}"
 
 
 def _scalars(data: Dict[str, Any], prefix: str = "") -> List[tuple]:
