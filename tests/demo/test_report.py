@@ -36,7 +36,10 @@ def test_alignment_marks_wrong_missing_and_extra_words_at_their_times():
     assert [w["status"] for w in aligned["words"]] == ["equal", "substitute", "equal", "equal", "insert", "equal"]
     # starts: the transcript word the first transcribed word aligns to; none for a missed utterance
     assert (first["hypothesis_start_s"], second["hypothesis_start_s"], third["hypothesis_start_s"]) == (1.1, 4.4, None)
-    assert all(first["start_s"] < w["time_s"] < first["end_s"] for w in first["words"])
+    assert [w["time_s"] for w in first["words"]] == [1.25, 1.75, 2.25]  # laid evenly over the utterance
+    timed_truth = [dict(TRUTH[0], starts=[1.0, 1.2, 2.0]), *TRUTH[1:]]  # true word starts: drawn in each word's middle
+    assert [w["time_s"] for w in report.align_transcript(timed_truth, transcript)["utterances"][0]["words"]] == [
+        1.1, 1.6, 2.25]
     # the marks are the WER's errors: 1 substitution + 1 deletion + 1 insertion over 6 reference words
     marked = sum(w["status"] != "equal" for u in aligned["utterances"] for w in u["words"])
     marked += sum(w["status"] == "insert" for w in aligned["words"])

@@ -57,7 +57,8 @@ def _spread(tokens: Sequence[str], start: float, end: float) -> List[float]:
 def align_transcript(truth: Sequence[Dict], transcript: Dict, language: str = "en") -> Dict[str, List[Dict]]:
     """Truth utterances and transcript words aligned word by word (jiwer, on the WER's tokens).
 
-    Returns ``utterances``: each truth utterance with its ``words`` (text, display time, status ``equal`` /
+    A truth utterance may carry its words' absolute ``starts`` (and ``ends``) to place them; otherwise its words
+    are laid evenly over it. Returns ``utterances``: each truth utterance with its ``words`` (text, display time, status ``equal`` /
     ``substitute`` / ``delete``) and ``hypothesis_start_s`` (start of the transcript word its first transcribed
     word aligns to, only when the transcript has word timestamps), and ``words``: the transcript's words with
     their time and status (``equal`` / ``substitute`` / ``insert``). Without word timestamps the words of each
@@ -67,8 +68,13 @@ def align_transcript(truth: Sequence[Dict], transcript: Dict, language: str = "e
     utterances, reference = [], []
     for item in truth:
         tokens = _tokens(item["text"], language)
-        words = [{"text": token, "time_s": time, "status": "delete"}
-                 for token, time in zip(tokens, _spread(tokens, item["start_s"], item["end_s"]))]
+        starts = item.get("starts")
+        if starts is not None and len(starts) == len(tokens):  # true word starts: draw each word in its middle
+            ends = list(item.get("ends") or list(starts[1:]) + [item["end_s"]])
+            times = [(start + end) / 2 for start, end in zip(starts, ends)]
+        else:
+            times = _spread(tokens, item["start_s"], item["end_s"])
+        words = [{"text": token, "time_s": time, "status": "delete"} for token, time in zip(tokens, times)]
         utterances.append({**item, "words": words, "hypothesis_start_s": None})
         reference += words
     hypothesis = []
