@@ -43,6 +43,19 @@ def test_every_linear_layer_becomes_int8(fp32_and_int8):
     assert not any(type(m) is torch.nn.Linear for m in quantized.modules())
 
 
+def test_each_linear_weight_is_quantized_as_the_loader_reads_it(original_dir, monkeypatch):
+    """The loader's quantize op (not a pass after loading) gets every linear weight, in the load dtype."""
+    seen = []
+    submit = int8.QwenAudioInt8Quantizer.submit
+    monkeypatch.setattr(int8.QwenAudioInt8Quantizer, "submit",
+                        lambda self, module, weight: seen.append(weight.dtype) or submit(self, module, weight))
+    model = QwenAudioForConditionalGeneration.from_pretrained(
+        original_dir, dtype=torch.bfloat16, quantization_config=QwenAudioInt8Config())
+    layers = [m for m in model.modules() if isinstance(m, Int8Linear)]
+    assert len(seen) == len(layers) and set(seen) == {torch.bfloat16}
+    assert all(m._packed is not None and m.weight.numel() == 0 for m in layers)
+
+
 def test_int8_linear_matches_its_dequantized_weight():
     torch.manual_seed(0)
     linear = torch.nn.Linear(256, 96)
@@ -79,7 +92,7 @@ def test_saved_int8_folder_reloads_without_requantizing(fp32_and_int8, tmp_path,
     quantized.save_pretrained(tmp_path)
     config = json.loads((tmp_path / "config.json").read_text())
     assert config["quantization_config"]["quant_method"] == int8.QUANT_METHOD
-    monkeypatch.setattr(Int8Linear, "from_linear", classmethod(lambda cls, linear: pytest.fail("re-quantized")))
+    monkeypatch.setattr(int8, "quantize_rows", lambda *args, **kwargs: pytest.fail("re-quantized"))
     reloaded = QwenAudioForConditionalGeneration.from_pretrained(tmp_path).eval()
     assert isinstance(reloaded.lm_head, Int8Linear) and reloaded.lm_head.weight_scale.dtype == torch.float32
     inputs = _inputs(reloaded)
