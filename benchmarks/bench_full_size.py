@@ -213,6 +213,8 @@ def main() -> None:
     parser.add_argument("--original-note", default="not run",
                         help="what became of the original code's run (bench_original.py, its own venv)")
     parser.add_argument("--output", help="default: benchmarks/results/cpu_full_<cpu>.json")
+    parser.add_argument("--update", action="store_true",
+                        help="keep the output's limits and other stages; rerun only the stages not skipped")
     args = parser.parse_args()
     if args.stage:
         print(json.dumps(model_stage(args.directory, args.stage)), flush=True)
@@ -225,12 +227,13 @@ def main() -> None:
         Path(output).write_text(json.dumps(report, indent=2) + "\n")
 
     writer_stats = Path(args.directory, "writer_stats.json")
-    report = {"contended": args.contended, "command": " ".join(["python", *sys.argv]), "cpu": cpu,
+    previous = json.loads(Path(output).read_text()) if args.update and Path(output).exists() else {}
+    report = {**previous, "contended": args.contended, "command": " ".join(["python", *sys.argv]), "cpu": cpu,
               "checkpoint": json.loads(writer_stats.read_text()) if writer_stats.exists() else None}
     native_bf16 = "avx512_bf16" in cpu["flags"] or "amx_bf16" in cpu["flags"]
     report["cpu_kind"] = ("bf16-capable (AVX512-BF16/AMX): the issue's AVX2-only goals cannot be measured on it"
                           if native_bf16 else "no native bf16 matmul")
-    report["limits"] = {**limits(), "load_average_1min": os.getloadavg()[0]}
+    report["limits"] = previous.get("limits") or {**limits(), "load_average_1min": os.getloadavg()[0]}
     print(json.dumps(report["limits"]), flush=True)
     env = {"PYTHONPATH": str(ROOT / "src")}
     bandwidth = report["limits"]["memory_bandwidth_gb_s"]
@@ -271,7 +274,8 @@ def main() -> None:
                                                                      report.get("int8", {}).get("load_s", 0.0))
             print(json.dumps(report[f"transcribe_{seconds}s_int8"]), flush=True)
             write(report)
-    report["original_code"] = args.original_note
+    report["original_code"] = args.original_note if not previous or args.original_note != "not run" \
+        else previous.get("original_code", "not run")
     write(report)
 
 

@@ -56,6 +56,16 @@ def test_each_linear_weight_is_quantized_as_the_loader_reads_it(original_dir, mo
     assert all(m._packed is not None and m.weight.numel() == 0 for m in layers)
 
 
+def test_int8_loads_under_inference_mode_as_outside_it(original_dir, fp32_and_int8):
+    """The workers quantize in the caller's mode: a load inside torch.inference_mode() gives the same model."""
+    _, quantized = fp32_and_int8
+    with torch.inference_mode():
+        model = QwenAudioForConditionalGeneration.from_pretrained(
+            original_dir, dtype=torch.float32, quantization_config=QwenAudioInt8Config()).eval()
+        inputs = _inputs(model)
+        torch.testing.assert_close(model(**inputs).logits, quantized(**inputs).logits, rtol=0, atol=0)
+
+
 def test_int8_linear_matches_its_dequantized_weight():
     torch.manual_seed(0)
     linear = torch.nn.Linear(256, 96)

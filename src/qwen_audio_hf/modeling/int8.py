@@ -221,14 +221,16 @@ class QwenAudioInt8Quantizer(HfQuantizer):
         """Quantize and pack `weight` into `module` on a worker; returns its (not yet filled) scale tensor. At
         most three jobs per worker are in flight (their pages prefetched), which bounds the float tensors held."""
         scale = torch.empty(module.out_features, dtype=torch.float32)
+        inference = torch.is_inference_mode_enabled()  # a load under inference_mode makes inference tensors
 
         def job():
             if not getattr(self._local, "single", False):
                 torch.set_num_threads(1)
                 self._local.single = True
-            quantized, row_scale = quantize_rows(weight)
-            scale.copy_(row_scale)
-            module._packed = _prepack(quantized, row_scale)
+            with torch.inference_mode(inference):
+                quantized, row_scale = quantize_rows(weight)
+                scale.copy_(row_scale)
+                module._packed = _prepack(quantized, row_scale)
 
         while len(self._jobs) >= 3 * self._pool._max_workers:
             self._jobs.pop(0).result()
