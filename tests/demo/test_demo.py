@@ -137,5 +137,7 @@ def test_shortened_demo_learns_from_the_audio_and_writes_a_reloadable_model(proc
         assert logged == list(range(steps // demo.training.LOSS_POINTS, steps + 1, steps // demo.training.LOSS_POINTS))
     report = open(tmp_path / "report.md", encoding="utf-8").read()
     assert "![training curves](training_curves.png)" in report and os.path.getsize(tmp_path / "training_curves.png") > 20000
+    assert "![long-form timeline](long_form_timeline.png)" in report
+    assert os.path.getsize(tmp_path / "long_form_timeline.png") > 20000 and "timeline" not in saved["long_form"]
     for task, row in saved["tasks"].items():
         assert f"| {task} | accuracy | {row['accuracy']:.3f} |" in report

@@ -72,7 +72,8 @@ def _metric_panel(axes, rows: Sequence[Dict], unit: str) -> None:
     for bar, value in zip(bars, values):
         if not math.isnan(value):
             axes.annotate(f"{value:.2f}", (bar.get_x() + bar.get_width() / 2, value), ha="center", va="bottom",
-                          fontsize=8, xytext=(0, 2), textcoords="offset points")
+                          fontsize=8, xytext=(0, 3), textcoords="offset points", zorder=5,
+                          bbox=dict(facecolor="white", edgecolor="none", alpha=0.8, pad=1))
     chance = [(x, row["chance"]) for x, row in zip(positions, rows) if row.get("chance") is not None]
     if chance:
         xs, ys = zip(*chance)

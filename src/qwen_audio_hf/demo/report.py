@@ -107,7 +107,8 @@ def write_report(output_dir: str, metrics: Dict[str, Any], recording: Optional[D
 
     ``metrics``: the dict of metrics.json. ``recording`` (for the timeline): ``waveform`` (16 kHz float array),
     ``sample_rate``, ``truth`` (utterances), ``transcript`` (the transcribe JSON), optional ``forced`` (one flag
-    per window: its end cut no pause, from the planner's windows), ``language`` and ``name``."""
+    per window: its end cut no pause, from the planner's windows), ``language``, ``name`` and ``items`` (what the
+    truth entries are, for the title: "utterances")."""
     from . import pictures
 
     os.makedirs(output_dir, exist_ok=True)
@@ -120,11 +121,11 @@ def write_report(output_dir: str, metrics: Dict[str, Any], recording: Optional[D
         aligned = align_transcript(recording["truth"], transcript, recording.get("language", "en"))
         forced = recording.get("forced") or [False] * len(transcript["windows"])
         windows = [{**window, "forced": bool(flag)} for window, flag in zip(transcript["windows"], forced)]
-        name = recording.get("name", "the long recording")
+        name, items = recording.get("name", "the long recording"), recording.get("items", "utterances")
         paths["timeline"] = pictures.long_form_timeline(
             os.path.join(output_dir, TIMELINE), np.asarray(recording["waveform"]), recording["sample_rate"], windows,
             aligned["utterances"], aligned["words"], start_tolerance_s=START_TOLERANCE_S,
-            title=f"{name}: {len(recording['truth'])} utterances, {len(windows)} windows, transcribed by the demo model")
+            title=f"{name}: {len(recording['truth'])} {items}, {len(windows)} windows, decoded by the demo model")
     report = os.path.join(output_dir, REPORT)
     with open(report, "w", encoding="utf-8") as handle:
         handle.write(render_report(metrics, has_timeline="timeline" in paths))

@@ -113,6 +113,7 @@ def run_demo(output_dir: str, settings: Optional[DemoSettings] = None, processor
     long_form = long_form_metrics(reloaded, reloaded_processor, held_out, seed=settings.seed + 3,
                                   prompt_text=prompt_text, is_correct=is_correct,
                                   min_seconds=settings.long_form_seconds)
+    timeline = long_form.pop("timeline", None)  # the recording and its answers, for the report's picture
     _log(f"long-form stage: {long_form['clips']} clips in {long_form['recording_s']} s, recovered "
          f"{long_form['recovered_fraction']:.2f} (tagged prompts {long_form['tagged']['recovered_fraction']:.2f})", start)
 
@@ -140,7 +141,7 @@ def run_demo(output_dir: str, settings: Optional[DemoSettings] = None, processor
         json.dump(metrics, handle, indent=2)
 
     _print_summary(metrics, held_out, chat["answers"], settings.num_samples_printed)
-    print(f"report: {write_report(output_dir, metrics)['report']}")
+    print(f"report: {write_report(output_dir, metrics, timeline)['report']}")
     return metrics
 
 
