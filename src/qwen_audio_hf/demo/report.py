@@ -67,6 +67,15 @@ def metric_rows(metrics: Dict[str, Any]) -> List[Dict]:
     return rows
 
 
+def extra_curves(metrics: Dict[str, Any]) -> Dict[str, tuple]:
+    """Curves besides the losses: the ASR WER on a few held-out clips during pretraining (``asr_wer_curve``)."""
+    curve = metrics.get("asr_wer_curve") or {}
+    points = [(point["step"], point["asr_wer"]) for point in curve.get("points", [])]
+    if not points:
+        return {}
+    return {f"pretraining: ASR WER on {curve.get('clips', '?')} held-out clips": ("word error rate", points)}
+
+
 def speech_recording(long_run: Dict[str, Any]) -> Dict[str, Any]:
     """The timeline's data from metrics.json's ``speech_long_form``: the recording it wrote (``audio``), its truth,
     and the transcript's windows (with the planner's ``forced`` flags) and timed words."""
@@ -148,7 +157,7 @@ def write_report(output_dir: str, metrics: Dict[str, Any], recording: Optional[D
     training = metrics.get("training", {})
     paths = {"training_curves": pictures.training_curves(
         os.path.join(output_dir, TRAINING_CURVES), {stage: points for stage, points in training.items()},
-        metric_rows(metrics))}
+        metric_rows(metrics), extra_curves(metrics))}
     if metrics.get("speech_long_form"):  # the speech recording is the headline; the sound stage's is the fallback
         recording = speech_recording(metrics["speech_long_form"])
     if recording is not None:
