@@ -108,7 +108,8 @@ class VllmServer:
                    "--max-num-seqs", str(args.max_num_seqs), "--middleware",
                    "qwen_audio_hf.serving.transcription.TranscriptionRoutes"]
         env = {**os.environ, "QWEN_AUDIO_CHUNK_LENGTH_S": str(CHUNK_S),
-               "VLLM_CPU_KVCACHE_SPACE": str(args.kv_cache_gib), "PYTHONPATH": str(ROOT / "src")}
+               "VLLM_CPU_KVCACHE_SPACE": str(args.kv_cache_gib), "VLLM_CPU_OMP_THREADS_BIND": args.vllm_bind,
+               "PYTHONPATH": str(ROOT / "src")}
         self.handle = open(log, "wb")
         self.process = subprocess.Popen(command, stdout=self.handle, stderr=subprocess.STDOUT, env=env,
                                         start_new_session=True)
@@ -195,6 +196,9 @@ def main() -> None:
     parser.add_argument("--seq-length", type=int, default=1024, help="model context = vLLM --max-model-len")
     parser.add_argument("--max-num-seqs", type=int, default=16, help="vLLM's running-batch limit")
     parser.add_argument("--kv-cache-gib", type=int, default=1)
+    parser.add_argument("--vllm-bind", default="auto",
+                        help="VLLM_CPU_OMP_THREADS_BIND: auto (one thread per physical core, one core left to the "
+                             "server), or cores such as 0-1")
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="torch threads of the HF paths")
     parser.add_argument("--engines", nargs="+", default=["vllm", "transcribe", "pipeline"])
     parser.add_argument("--out", default="benchmarks/results/cpu_small_transcription_serving.json")
@@ -303,7 +307,8 @@ def write_results(args, machine: dict, durations: dict, scenarios: dict, runs: d
                   "dtype": "float32"},
         "decoding": {"greedy": True, "max_new_tokens_per_window": args.max_new_tokens, "chunk_length_s": CHUNK_S,
                      "hf_batch_size": HF_BATCH, "vllm_max_num_seqs": args.max_num_seqs,
-                     "vllm_max_model_len": args.seq_length, "vllm_kv_cache_gib": args.kv_cache_gib},
+                     "vllm_max_model_len": args.seq_length, "vllm_kv_cache_gib": args.kv_cache_gib,
+                     "vllm_cpu_omp_threads_bind": args.vllm_bind},
         "machine": machine,
         "notes": "throughput = audio seconds / wall seconds; transcribe's wall includes its model load (it is a "
                  "command); pipeline latencies are the whole call's (it answers a list at once); "
