@@ -3,7 +3,8 @@
 Steps: a tiny QwenAudio with the real Qwen-Audio vocabulary -> the synthetic multitask set (`synthetic.py`) ->
 multitask pretraining on tagged prompts -> LoRA SFT on chat conversations -> save (Hub layout, `export.py`) ->
 reload through AutoModelForCausalLM / AutoProcessor -> held-out accuracy per task, for the real audio and for
-the same model with its audio features zeroed -> DIR/metrics.json and a few sample generations.
+the same model with its audio features zeroed -> DIR/metrics.json, a few sample generations, and DIR/report.md
+with its pictures (`report.py`).
 
 Model and training choices: `training.py`; tasks, prompts and scoring: `tasks.py`; generation goes through the
 package's one generation helper (`modeling.generation.generate_texts`) and accuracy through `evaluation.metrics.accuracy`.
@@ -27,6 +28,7 @@ from ..modeling.generation import generate_texts, set_generation_defaults
 from ..export import save_for_hub
 from . import synthetic
 from .long_form import long_form_metrics
+from .report import loss_points, write_report
 from .tasks import CHAT_QUESTIONS, answer_label, is_correct, prompt_text
 from .training import DemoSettings, build_processor, build_tiny_model, pretrain_stage, sft_stage
 
@@ -92,11 +94,11 @@ def run_demo(output_dir: str, settings: Optional[DemoSettings] = None, processor
     _log(f"synthetic audio: {len(train)} pretraining, {len(sft_examples)} SFT, {len(held_out)} held-out clips", start)
 
     result = pretrain_stage(model, processor, train, os.path.join(output_dir, "pretrain"), settings)
-    model = result.model
+    model, losses = result.model, {"pretraining": loss_points(result.log_history)}
     _log(f"pretraining done ({settings.pretrain_steps} steps, last loss {_last_loss(result.log_history)})", start)
 
     result = sft_stage(model, processor, sft_examples, os.path.join(output_dir, "sft"), settings)
-    model = result.model
+    model, losses["LoRA SFT"] = result.model, loss_points(result.log_history)
     _log(f"LoRA SFT done ({settings.sft_steps} steps, last loss {_last_loss(result.log_history)})", start)
 
     model_dir = os.path.join(output_dir, "model")
@@ -111,6 +113,7 @@ def run_demo(output_dir: str, settings: Optional[DemoSettings] = None, processor
     long_form = long_form_metrics(reloaded, reloaded_processor, held_out, seed=settings.seed + 3,
                                   prompt_text=prompt_text, is_correct=is_correct,
                                   min_seconds=settings.long_form_seconds)
+    timeline = long_form.pop("timeline", None)  # the recording and its answers, for the report's picture
     _log(f"long-form stage: {long_form['clips']} clips in {long_form['recording_s']} s, recovered "
          f"{long_form['recovered_fraction']:.2f} (tagged prompts {long_form['tagged']['recovered_fraction']:.2f})", start)
 
@@ -130,6 +133,7 @@ def run_demo(output_dir: str, settings: Optional[DemoSettings] = None, processor
         "seconds": round(time.time() - start, 1),
         "model_dir": model_dir,
         "long_form": long_form,
+        "training": losses,
     }
     metrics["mean_accuracy"] = float(np.mean([t["accuracy"] for t in metrics["tasks"].values()]))
     metrics["mean_audio_zeroed_accuracy"] = float(np.mean([t["audio_zeroed_accuracy"] for t in metrics["tasks"].values()]))
@@ -137,6 +141,7 @@ def run_demo(output_dir: str, settings: Optional[DemoSettings] = None, processor
         json.dump(metrics, handle, indent=2)
 
     _print_summary(metrics, held_out, chat["answers"], settings.num_samples_printed)
+    print(f"report: {write_report(output_dir, metrics, timeline)['report']}")
     return metrics
 
 
