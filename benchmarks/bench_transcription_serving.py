@@ -1,6 +1,7 @@
 """vLLM's /v1/audio/transcriptions against `qwen-audio-hf transcribe` and the HF ASR pipeline, in one run.
 
-    python benchmarks/bench_transcription_serving.py --vllm-python /work/venvs/vllm/bin/python \
+    QWEN_AUDIO_VLLM_VENV=.venv-vllm bash .ci/vllm_check.sh        # builds vLLM's environment (and tests it)
+    python benchmarks/bench_transcription_serving.py --vllm-python .venv-vllm/bin/python \
         --out benchmarks/results/cpu_small_transcription_serving.json
 
 Model: the "small" size of ``_common.SIZES`` built by ``tests/tiny_models.tiny_model`` (random weights redrawn
@@ -187,8 +188,10 @@ def run_pipeline(asr, files: list[Path], max_new_tokens: int) -> dict:
 # ------------------------------------------------------------------------------------------------ the run
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--vllm-python", default="/work/venvs/vllm/bin/python",
-                        help="python of the vLLM environment (.ci/vllm_check.sh builds one)")
+    parser.add_argument("--vllm-python",
+                        default=os.path.join(os.environ.get("QWEN_AUDIO_VLLM_VENV", ".venv-vllm"), "bin", "python"),
+                        help="python of the vLLM environment (.ci/vllm_check.sh builds it; default "
+                             "$QWEN_AUDIO_VLLM_VENV/bin/python, else .venv-vllm/bin/python)")
     parser.add_argument("--long-minutes", type=float, default=10.0)
     parser.add_argument("--short-s", type=float, nargs=2, default=[30.0, 180.0], help="range of the short recordings")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 4, 16])
