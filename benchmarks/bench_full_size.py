@@ -24,22 +24,15 @@ from pathlib import Path
 
 import torch
 
+from _common import cpu_info  # benchmarks/_common.py
+
 ROOT = Path(__file__).resolve().parent.parent
+RUN_KEYS = ("wall_s", "peak_rss_gb", "peak_rss_anon_gb", "returncode", "load_average_1min")
 PROMPT_TOKENS = 12  # the text after the audio span in a typical transcription prompt
 DECODE_TOKENS = 32
 
 
 # ------------------------------------------------------------------------------------------------ the machine
-def cpu_info() -> dict:
-    text = Path("/proc/cpuinfo").read_text()
-    model = re.search(r"model name\s*:\s*(.+)", text)[1].strip()
-    flags = re.search(r"flags\s*:\s*(.+)", text)[1].split()
-    wanted = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_int8", "amx_tile", "avx_vnni")
-    return {"model": model, "torch_capability": torch.backends.cpu.get_cpu_capability(),
-            "flags": [f for f in wanted if f in flags], "threads": torch.get_num_threads(),
-            "quantized_engine": torch.backends.quantized.engine, "torch": torch.__version__}
-
-
 def _seconds(fn, repeats: int = 3) -> float:
     fn()
     start = time.perf_counter()
@@ -114,10 +107,10 @@ def linear_flops(model, inputs) -> float:
 def model_stage(directory: str, mode: str) -> dict:
     from qwen_audio_hf.modeling import QwenAudioForConditionalGeneration, QwenAudioInt8Config
 
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     kwargs = {"quantization_config": QwenAudioInt8Config()} if mode == "int8" else {}
     model = QwenAudioForConditionalGeneration.from_pretrained(directory, dtype=torch.bfloat16, **kwargs).eval()
-    result = {"load_s": round(time.perf_counter() - start, 2)}
+    result = {"load_s": round(time.perf_counter() - start, 2), "load_cpu_s": round(time.process_time() - cpu_start, 2)}
     for seconds in (3, 30):
         inputs = _clip_inputs(model, seconds)
         start = time.perf_counter()
@@ -162,6 +155,7 @@ def run_sampled(command: list[str], env: dict | None = None) -> dict:
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                stdin=subprocess.DEVNULL, env={**os.environ, **(env or {})})
     peaks = {"VmRSS": 0, "RssAnon": 0}
+    loads = []
     start = time.perf_counter()
 
     def sample():
@@ -173,6 +167,7 @@ def run_sampled(command: list[str], env: dict | None = None) -> dict:
                         peaks[key] = max(peaks[key], int(line.split()[1]) * 1024)
             except (OSError, ValueError, IndexError):
                 pass
+            loads.append(os.getloadavg()[0])
             time.sleep(0.2)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -181,6 +176,7 @@ def run_sampled(command: list[str], env: dict | None = None) -> dict:
     sampler.join()
     return {"wall_s": round(time.perf_counter() - start, 2), "peak_rss_gb": round(peaks["VmRSS"] / 1e9, 2),
             "peak_rss_anon_gb": round(peaks["RssAnon"] / 1e9, 2), "returncode": process.returncode,
+            "load_average_1min": {"mean": round(sum(loads) / max(1, len(loads)), 2), "max": round(max(loads, default=0), 2)},
             "stdout": stdout, "stderr_tail": stderr[-2000:]}
 
 
@@ -188,11 +184,11 @@ def _last_json(stdout: str) -> dict:
     return json.loads(stdout.strip().splitlines()[-1])
 
 
-def recording(path: str, seconds: float = 120.0) -> None:
+def recording(path: str, seconds: float = 120.0, seed: int = 0) -> None:
     import numpy as np
     import soundfile
 
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(seed)
     t = np.arange(int(seconds * 16000)) / 16000
     audio = 0.1 * np.sin(2 * np.pi * 220 * t) * (np.sin(2 * np.pi * 0.5 * t) > 0) + 0.01 * rng.standard_normal(t.size)
     soundfile.write(path, audio.astype(np.float32), 16000)
@@ -202,19 +198,34 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("directory", help="full-size ORIGINAL-layout folder (make_full_size_checkpoint.py)")
     parser.add_argument("--stage", choices=("bf16", "int8"), help=argparse.SUPPRESS)
-    parser.add_argument("--skip", nargs="*", default=[], choices=("bf16", "int8", "convert", "transcribe"))
+    parser.add_argument("--skip", nargs="*", default=[],
+                        choices=("bf16", "int8", "convert", "transcribe_30s", "transcribe_120s"))
+    parser.add_argument("--contended", action="store_true",
+                        help="say in the JSON that other work shared the CPU (each stage records the load average)")
+    parser.add_argument("--original-note", default="not run",
+                        help="what became of the original code's run (bench_original.py, its own venv)")
     parser.add_argument("--output", help="default: benchmarks/results/cpu_full_<cpu>.json")
+    parser.add_argument("--update", action="store_true",
+                        help="keep the output's limits and other stages; rerun only the stages not skipped")
     args = parser.parse_args()
     if args.stage:
         print(json.dumps(model_stage(args.directory, args.stage)), flush=True)
         return
     cpu = cpu_info()
-    report = {"cpu": cpu, "checkpoint": json.loads(Path(args.directory, "writer_stats.json").read_text())
-              if Path(args.directory, "writer_stats.json").exists() else None}
+    slug = re.sub(r"[^a-z0-9]+", "_", cpu["model"].lower()).strip("_")
+    output = args.output or str(ROOT / "benchmarks" / "results" / f"cpu_full_{slug}.json")
+
+    def write(report: dict) -> None:  # after every stage, so a cut-off run keeps what it measured
+        Path(output).write_text(json.dumps(report, indent=2) + "\n")
+
+    writer_stats = Path(args.directory, "writer_stats.json")
+    previous = json.loads(Path(output).read_text()) if args.update and Path(output).exists() else {}
+    report = {**previous, "contended": args.contended, "command": " ".join(["python", *sys.argv]), "cpu": cpu,
+              "checkpoint": json.loads(writer_stats.read_text()) if writer_stats.exists() else None}
     native_bf16 = "avx512_bf16" in cpu["flags"] or "amx_bf16" in cpu["flags"]
     report["cpu_kind"] = ("bf16-capable (AVX512-BF16/AMX): the issue's AVX2-only goals cannot be measured on it"
                           if native_bf16 else "no native bf16 matmul")
-    report["limits"] = limits()
+    report["limits"] = previous.get("limits") or {**limits(), "load_average_1min": os.getloadavg()[0]}
     print(json.dumps(report["limits"]), flush=True)
     env = {"PYTHONPATH": str(ROOT / "src")}
     bandwidth = report["limits"]["memory_bandwidth_gb_s"]
@@ -222,7 +233,7 @@ def main() -> None:
         if mode in args.skip:
             continue
         run = run_sampled([sys.executable, __file__, args.directory, "--stage", mode], env)
-        entry = {k: run[k] for k in ("wall_s", "peak_rss_gb", "peak_rss_anon_gb", "returncode")}
+        entry = {k: run[k] for k in RUN_KEYS}
         if run["returncode"] == 0:
             figures = _last_json(run["stdout"])
             gflops = report["limits"]["gemm_gflop_s"]["prefill"][mode]
@@ -237,35 +248,48 @@ def main() -> None:
             entry["error"] = run["stderr_tail"]
         report[mode] = entry
         print(json.dumps({mode: entry}), flush=True)
+        write(report)
     cli = [sys.executable, "-m", "qwen_audio_hf.cli"]
     with tempfile.TemporaryDirectory(dir=Path(args.directory).parent) as scratch:
         if "convert" not in args.skip:
             run = run_sampled([*cli, "convert", args.directory, os.path.join(scratch, "native")], env)
-            report["convert_to_native"] = {k: run[k] for k in ("wall_s", "peak_rss_gb", "peak_rss_anon_gb",
-                                                               "returncode")}
+            report["convert_to_native"] = {k: run[k] for k in RUN_KEYS}
             if run["returncode"]:
                 report["convert_to_native"]["error"] = run["stderr_tail"]
             subprocess.run(["rm", "-rf", os.path.join(scratch, "native")], check=False)
             print(json.dumps(report["convert_to_native"]), flush=True)
-        if "transcribe" not in args.skip:
-            audio = os.path.join(scratch, "recording_120s.wav")
-            recording(audio)
-            run = run_sampled([*cli, "transcribe", audio, "--model", args.directory, "--quantization", "int8",
-                               "--device", "cpu", "--max-new-tokens", str(DECODE_TOKENS), "--output-dir", scratch,
-                               "--no-progress"], env)
-            entry = {k: run[k] for k in ("wall_s", "peak_rss_gb", "peak_rss_anon_gb", "returncode")}
-            if run["returncode"] == 0:
-                result = json.loads(Path(scratch, "recording_120s.json").read_text())
-                windows = len(result["windows"])
-                load = report.get("int8", {}).get("load_s", 0.0)
-                entry.update({"audio_s": 120.0, "windows": windows, "max_new_tokens": DECODE_TOKENS,
-                              "seconds_per_window_incl_load": round(run["wall_s"] / windows, 2),
-                              "seconds_per_window_after_load": round((run["wall_s"] - load) / windows, 2)})
-            else:
-                entry["error"] = run["stderr_tail"]
-            report["transcribe_2min_int8"] = entry
-            print(json.dumps(entry), flush=True)
-    report["original_code"] = "not run in this session (time): bench_original.py in a transformers-4.32 venv"
+            write(report)
+        for seconds in (30, 120):
+            if f"transcribe_{seconds}s" in args.skip:
+                continue
+            report[f"transcribe_{seconds}s_int8"] = transcribe_stage(args.directory, scratch, seconds, env,
+                                                                     report.get("int8", {}).get("load_s", 0.0))
+            print(json.dumps(report[f"transcribe_{seconds}s_int8"]), flush=True)
+            write(report)
+    report["original_code"] = args.original_note if not previous or args.original_note != "not run" \
+        else previous.get("original_code", "not run")
+    write(report)
+
+
+def transcribe_stage(directory: str, scratch: str, seconds: int, env: dict, load_s: float) -> dict:
+    """`qwen-audio-hf transcribe --quantization int8` on a `seconds` recording, timed and sampled from outside."""
+    audio = os.path.join(scratch, f"recording_{seconds}s.wav")
+    recording(audio, seconds, seed=seconds)
+    run = run_sampled([sys.executable, "-m", "qwen_audio_hf.cli", "transcribe", audio, "--model", directory,
+                       "--quantization", "int8", "--device", "cpu", "--max-new-tokens", str(DECODE_TOKENS),
+                       "--output-dir", scratch, "--no-progress"], env)
+    entry = {k: run[k] for k in RUN_KEYS}
+    if run["returncode"]:
+        entry["error"] = run["stderr_tail"]
+        return entry
+    windows = len(json.loads(Path(scratch, f"recording_{seconds}s.json").read_text())["windows"])
+    entry.update({"audio_s": float(seconds), "windows": windows, "max_new_tokens": DECODE_TOKENS,
+                  "seconds_per_window_incl_load": round(run["wall_s"] / windows, 2),
+                  "seconds_per_window_after_load": round((run["wall_s"] - load_s) / windows, 2),
+                  "load_s_from": "the int8 stage of this run"})
+    return entry
+
+
     slug = re.sub(r"[^a-z0-9]+", "_", cpu["model"].lower()).strip("_")
     output = args.output or str(ROOT / "benchmarks" / "results" / f"cpu_full_{slug}.json")
     Path(output).write_text(json.dumps(report, indent=2) + "\n")

@@ -19,5 +19,6 @@ model.eval()
 held_out = synthetic.make_examples(settings.eval_per_task, seed=settings.seed + 2)
 metrics = long_form_metrics(model, processor, held_out, seed=settings.seed + 3, prompt_text=demo.prompt_text,
                             is_correct=demo.is_correct)
+metrics.pop("timeline")  # the recording itself (for the demo report), not a figure
 json.dump(metrics, open(out, "w"), indent=2)
 print(json.dumps({k: v for k, v in metrics.items() if k != "tagged"}, indent=1), metrics["tagged"]["recovered_fraction"], metrics["tagged"]["clip_alone_accuracy"])

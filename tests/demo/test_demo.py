@@ -145,6 +145,16 @@ def test_shortened_demo_learns_from_the_audio_and_writes_a_reloadable_model(proc
     assert {"config.json", "model.safetensors", "modeling_qwen_audio.py", "README.md"} <= set(os.listdir(model_dir))
     out = capsys.readouterr().out
     assert "Sample generations" in out and "Held-out accuracy per task" in out
+    # the training curves come from the Trainer's log: a loss every max_steps // LOSS_POINTS steps, to the last step
+    for stage, steps in (("pretraining", 120), ("LoRA SFT", 60)):
+        logged = [step for step, _ in saved["training"][stage]]
+        assert logged == list(range(steps // demo.training.LOSS_POINTS, steps + 1, steps // demo.training.LOSS_POINTS))
+    report = open(tmp_path / "report.md", encoding="utf-8").read()
+    assert "![training curves](training_curves.png)" in report and os.path.getsize(tmp_path / "training_curves.png") > 20000
+    assert "![long-form timeline](long_form_timeline.png)" in report
+    assert os.path.getsize(tmp_path / "long_form_timeline.png") > 20000 and "timeline" not in saved["long_form"]
+    for task, row in saved["tasks"].items():
+        assert f"| {task} | accuracy | {row['accuracy']:.3f} |" in report
 
 
 def test_pretraining_moves_only_the_target_rows_of_the_token_table(processor, tmp_path):

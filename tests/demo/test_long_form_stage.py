@@ -41,3 +41,10 @@ def test_stage_reports_the_metrics_keys(processor):
     assert {"clips", "recovered_fraction", "mean_abs_onset_error_s"} <= set(metrics)
     assert metrics["clips"] >= 4 and 0.0 <= metrics["recovered_fraction"] <= 1.0
     assert metrics["cuts_in_silence_fraction"] == 1.0 and metrics["forced_cuts"] == 0
+    # the report's timeline data: the recording, one truth entry per clip at its place, the decoder's windows
+    timeline = metrics["timeline"]
+    audio, placed = stage.build_recording(examples, seed=0, min_seconds=10.0)
+    np.testing.assert_array_equal(timeline["waveform"], audio)
+    assert [(t["start_s"], t["text"]) for t in timeline["truth"]] == [(s / stage.SAMPLE_RATE, e["label"]) for e, s in placed]
+    windows = timeline["transcript"]["windows"]
+    assert len(windows) == len(timeline["forced"]) == metrics["windows"] and windows[-1]["end_s"] == len(audio) / 16000

@@ -43,6 +43,29 @@ def test_every_linear_layer_becomes_int8(fp32_and_int8):
     assert not any(type(m) is torch.nn.Linear for m in quantized.modules())
 
 
+def test_each_linear_weight_is_quantized_as_the_loader_reads_it(original_dir, monkeypatch):
+    """The loader's quantize op (not a pass after loading) gets every linear weight, in the load dtype."""
+    seen = []
+    submit = int8.QwenAudioInt8Quantizer.submit
+    monkeypatch.setattr(int8.QwenAudioInt8Quantizer, "submit",
+                        lambda self, module, weight: seen.append(weight.dtype) or submit(self, module, weight))
+    model = QwenAudioForConditionalGeneration.from_pretrained(
+        original_dir, dtype=torch.bfloat16, quantization_config=QwenAudioInt8Config())
+    layers = [m for m in model.modules() if isinstance(m, Int8Linear)]
+    assert len(seen) == len(layers) and set(seen) == {torch.bfloat16}
+    assert all(m._packed is not None and m.weight.numel() == 0 for m in layers)
+
+
+def test_int8_loads_under_inference_mode_as_outside_it(original_dir, fp32_and_int8):
+    """The workers quantize in the caller's mode: a load inside torch.inference_mode() gives the same model."""
+    _, quantized = fp32_and_int8
+    with torch.inference_mode():
+        model = QwenAudioForConditionalGeneration.from_pretrained(
+            original_dir, dtype=torch.float32, quantization_config=QwenAudioInt8Config()).eval()
+        inputs = _inputs(model)
+        torch.testing.assert_close(model(**inputs).logits, quantized(**inputs).logits, rtol=0, atol=0)
+
+
 def test_int8_linear_matches_its_dequantized_weight():
     torch.manual_seed(0)
     linear = torch.nn.Linear(256, 96)
@@ -79,7 +102,7 @@ def test_saved_int8_folder_reloads_without_requantizing(fp32_and_int8, tmp_path,
     quantized.save_pretrained(tmp_path)
     config = json.loads((tmp_path / "config.json").read_text())
     assert config["quantization_config"]["quant_method"] == int8.QUANT_METHOD
-    monkeypatch.setattr(Int8Linear, "from_linear", classmethod(lambda cls, linear: pytest.fail("re-quantized")))
+    monkeypatch.setattr(int8, "quantize_rows", lambda *args, **kwargs: pytest.fail("re-quantized"))
     reloaded = QwenAudioForConditionalGeneration.from_pretrained(tmp_path).eval()
     assert isinstance(reloaded.lm_head, Int8Linear) and reloaded.lm_head.weight_scale.dtype == torch.float32
     inputs = _inputs(reloaded)

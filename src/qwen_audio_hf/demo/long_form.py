@@ -8,6 +8,8 @@ event task the window's onset/offset (chat: "0.10-0.30"; tagged: `<|t|>` tokens 
 absolute time by where the window's audio starts, must land on the burst's true absolute onset/offset (within
 15 ms, i.e. the 0.01 s grid of the held-out check). The headline uses the chat prompts the demo's final model is
 evaluated with; after chat SFT the tagged prompts are reported too, next to the same clips decoded alone.
+The headline run also returns ``timeline``: the recording, its clips as truth (their labels) and each window's
+answer (from its clip's task pass), for the report's ``long_form_timeline.png``.
 """
 
 from __future__ import annotations
@@ -81,7 +83,7 @@ def run_long_form_stage(model, processor, examples: Sequence[Dict], *, seed: int
     decoder = LongFormDecoder(model, processor, chunk_length_s=CHUNK_LENGTH_S, batch_size=batch_size,
                               max_new_tokens=max_new_tokens)
     recovered: Dict[str, List[bool]] = {task: [] for task in tasks}
-    onset_errors, offset_errors, windows = [], [], []
+    onset_errors, offset_errors, windows, texts = [], [], [], {}
     for task in tasks:
         first = next(example for example, _ in placed if example["task"] == task)
         result = decoder(audio, LongFormTask.from_prompt(prompt_for(first)), sampling_rate=SAMPLE_RATE)
@@ -91,6 +93,8 @@ def run_long_form_stage(model, processor, examples: Sequence[Dict], *, seed: int
                 continue
             clip_start = start / SAMPLE_RATE
             window = _window_of(result.windows, clip_start, clip_start + len(example["audio"]) / SAMPLE_RATE)
+            if window is not None:
+                texts[window.start_s] = window.text  # the window's answer in its clip's own task pass
             ok = window is not None and is_correct(example, window.response)
             if ok and task == "event_timestamps":
                 spans = _event_spans(window.response, window.offset_s)
@@ -117,6 +121,13 @@ def run_long_form_stage(model, processor, examples: Sequence[Dict], *, seed: int
         "cuts_in_silence_fraction": cuts_in_silence / len(cuts) if cuts else 1.0,
         "forced_cuts": int(sum(w.forced for w in segments)),
         "seconds": round(time.time() - begin, 1),
+        "timeline": {  # plain data for the report's picture (run.py takes it out of metrics.json)
+            "name": "demo long-form recording (held-out sound clips; each window's answer to its clip's question)",
+            "items": "clips", "waveform": audio, "sample_rate": SAMPLE_RATE, "forced": [w.forced for w in segments],
+            "truth": [{"start_s": a, "end_s": b, "text": e["label"]} for (a, b), (e, _) in zip(clip_spans, placed)],
+            "transcript": {"windows": [{"start_s": w.start_s, "end_s": w.end_s, "text": texts.get(w.start_s, "")}
+                                       for w in windows]},
+        },
     }
 
 
@@ -152,6 +163,7 @@ def long_form_metrics(model, processor, examples: Sequence[Dict], *, seed: int, 
         used = [example for example, _ in build_recording(examples, seed, min_seconds)[1]]
         run["clip_alone_accuracy"] = clip_alone_accuracy(model, processor, used, prompt_for, is_correct)
         runs[style] = run
+    runs["tagged"].pop("timeline")
     return {**runs["chat"], "prompts": "chat", "tagged": runs["tagged"]}
 
 
@@ -235,7 +247,9 @@ def run_speech_long_form(model, processor, utterances: Sequence[Dict], *, seed: 
     reference = " ".join(item["text"] for item in truth)
     errors = utterance_start_errors(truth, result.words)
     found = [e for e in errors if e is not None]
-    segments = segment(audio, chunk_length_s)
+    segments = segment(audio, chunk_length_s)  # the decoder's windows (energy segmentation), with their cut flags
+    if len(segments) != len(result.windows):
+        raise RuntimeError(f"the decoder made {len(result.windows)} windows, the planner {len(segments)}")
     spans = [(item["start_s"], item["end_s"]) for item in truth]
     cuts = [w.end_s for w in segments[:-1]]
     return {
@@ -252,8 +266,8 @@ def run_speech_long_form(model, processor, utterances: Sequence[Dict], *, seed: 
         "start_errors_s": errors,
         "cuts_in_pause_fraction": sum(not any(a < c < b for a, b in spans) for c in cuts) / len(cuts) if cuts else 1.0,
         "forced_cuts": int(sum(w.forced for w in segments)),
-        "windows": [{"start_s": w.start_s, "end_s": w.end_s, "text": w.text, "response": w.response}
-                    for w in result.windows],
+        "windows": [{"start_s": w.start_s, "end_s": w.end_s, "text": w.text, "response": w.response,
+                     "forced": bool(planned.forced)} for w, planned in zip(result.windows, segments)],
         "cut_points_s": cuts,
         "words": [{"text": w.text, "start_s": round(w.start, 3), "end_s": round(w.end, 3)} for w in result.words],
         "transcript": result.text,

@@ -6,12 +6,13 @@ scores -> LoRA SFT on chat conversations with tagged rows mixed back in -> save 
 through AutoModelForCausalLM / AutoProcessor -> held-out scores (held-out voices): chat accuracy per task with real
 and zeroed audio, ASR WER through the eval harness on DIR/speech_eval/held_out.jsonl (`speech_eval.py`), SRWT word
 starts, tagged scores again -> a >= 3 min recording transcribed by the long-form decoder (`long_form.py`) -> the
-sound long-form stage -> DIR/metrics.json and a few sample generations.
+sound long-form stage -> DIR/metrics.json, a few sample generations, and DIR/report.md with its
+pictures (`report.py`).
 
 metrics.json keys: ``tasks`` (chat, per task), ``speech`` (headline ASR/SRWT figures, eval command, voices),
 ``tagged_after_pretraining`` / ``tagged_after_sft``, ``loss_history`` (each stage's Trainer log_history),
 ``asr_wer_curve`` (WER during pretraining), ``speech_long_form`` (windows, cut points, words, truth),
-``long_form`` (sound), ``settings``, ``seconds``.
+``long_form`` (sound), ``training`` (loss points per stage, for the report), ``settings``, ``seconds``.
 
 Model and training choices: `training.py`; tasks, prompts and scoring: `tasks.py`; generation goes through the
 package's one generation helper (`modeling.generation.generate_texts`) and accuracy through `evaluation.metrics.accuracy`.
@@ -36,6 +37,7 @@ from ..export import save_for_hub
 from . import synthetic
 from . import speech, speech_eval
 from .long_form import long_form_metrics, run_speech_long_form
+from .report import loss_points, write_report
 from .tasks import CHAT_QUESTIONS, CHAT_SPEECH_TASKS, answer_label, is_correct, prompt_text, speech_tasks
 from .training import DemoSettings, build_processor, build_tiny_model, pretrain_stage, sft_stage
 
@@ -149,6 +151,7 @@ def run_demo(output_dir: str, settings: Optional[DemoSettings] = None, processor
     model = tuned.model
     _log(f"LoRA SFT done ({settings.sft_steps} steps, {len(replay)} tagged rows mixed in, last loss "
          f"{_last_loss(tuned.log_history)})", start)
+    losses = {"pretraining": loss_points(pretrained.log_history), "LoRA SFT": loss_points(tuned.log_history)}
 
     model_dir = os.path.join(output_dir, "model")
     save_for_hub(model, processor, model_dir, description="Tiny Qwen-Audio trained by `qwen-audio-hf demo`.")
@@ -172,6 +175,7 @@ def run_demo(output_dir: str, settings: Optional[DemoSettings] = None, processor
     long_form = long_form_metrics(reloaded, reloaded_processor, held_out, seed=seed + 3,
                                   prompt_text=prompt_text, is_correct=is_correct,
                                   min_seconds=settings.long_form_seconds)
+    timeline = long_form.pop("timeline", None)  # the recording and its answers, for the report's picture
     _log(f"long-form sound stage: {long_form['clips']} clips in {long_form['recording_s']} s, recovered "
          f"{long_form['recovered_fraction']:.2f} (tagged prompts {long_form['tagged']['recovered_fraction']:.2f})", start)
 
@@ -206,6 +210,7 @@ def run_demo(output_dir: str, settings: Optional[DemoSettings] = None, processor
         "model_dir": model_dir,
         "speech_long_form": speech_long,
         "long_form": long_form,
+        "training": losses,
     }
     sound = [metrics["tasks"][t] for t in synthetic.TASKS]
     metrics["mean_accuracy"] = float(np.mean([t["accuracy"] for t in sound]))
@@ -214,6 +219,7 @@ def run_demo(output_dir: str, settings: Optional[DemoSettings] = None, processor
         json.dump(metrics, handle, indent=2)
 
     _print_summary(metrics, held_out + chat_speech, chat["answers"], settings.num_samples_printed)
+    print(f"report: {write_report(output_dir, metrics, timeline)['report']}")
     return metrics
 
 

@@ -36,6 +36,8 @@ PRETRAIN_MODULES = ("model.audio_tower", "model.multi_modal_projector", "model.l
                     "model.language_model.norm", "model.language_model.embed_tokens")
 """Trained in the demo's pretraining: everything; of the (tied) token table only the rows of tokens that the
 targets hold (`target_token_ids`, a gradient mask), a few hundred of the 155947."""
+LOSS_POINTS = 25
+"""Logged losses per stage (the training curves of the report)."""
 
 
 @dataclass
@@ -141,7 +143,7 @@ def _train_stage(recipe, model, processor, rows, output_dir, steps, learning_rat
     return recipe(
         model, processor, rows, output_dir, max_steps=steps, learning_rate=learning_rate,
         per_device_train_batch_size=settings.batch_size, warmup_steps=0.05, seed=settings.seed,
-        logging_steps=max(steps // 10, 1), save_strategy="no", dataloader_num_workers=0,
+        logging_steps=max(steps // LOSS_POINTS, 1), save_strategy="no", dataloader_num_workers=0,
         group_by_length=False,  # length groups would be single-task batches here (each task has its own length)
         data_collator=collator, **kwargs,
     )

@@ -6,9 +6,10 @@ Every ``nn.Linear`` (language model, ``lm_head``, the audio encoder's and the pr
 torchao: it is not a dependency here, and on the CPUs measured (benchmarks/results/cpu_full_*.json) PyTorch's
 dynamic int8 kernel is the int8 GEMM that beats fp32 and, on CPUs without native bf16, bf16.
 
-- From a bf16 (or fp32) folder, the original layout included: the weights load by mmap as usual, then
-  ``_process_model_after_weight_loading`` quantizes one linear layer at a time, so the float weights are never
-  all copied into memory (only the touched mmap pages, which the kernel can drop, ever hold them).
+- From a bf16 (or fp32) folder, the original layout included: each linear weight is quantized as the loader
+  reads it (transformers' ``param_needs_quantization`` / ``get_quantize_ops`` hooks), by worker threads that
+  quantize in cache-sized row blocks and pack for the engine, so only a few float weights (mmap views) are in
+  flight at a time and the bf16 weights are never all resident.
 - ``save_pretrained`` writes ``weight`` (int8), ``weight_scale`` (fp32) and ``bias`` per layer plus the config's
   ``quantization_config``; loading that folder builds :class:`Int8Linear` layers first and only packs them (no
   re-quantization).
@@ -16,28 +17,43 @@ dynamic int8 kernel is the int8 GEMM that beats fp32 and, on CPUs without native
 
 from __future__ import annotations
 
+import ctypes
+import mmap
+import os
+import threading
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 
 import torch
 from torch import nn
+from transformers.core_model_loading import ConversionOps
 from transformers.quantizers import HfQuantizer, register_quantization_config, register_quantizer
 from transformers.utils.quantization_config import QuantizationConfigMixin
 
 QUANT_METHOD = "qwen_audio_int8"
 
 
-def quantize_rows(weight: torch.Tensor, rows_per_step: int = 4096) -> tuple[torch.Tensor, torch.Tensor]:
+def quantize_rows(weight: torch.Tensor, block_elements: int = 2**17) -> tuple[torch.Tensor, torch.Tensor]:
     """Symmetric per-row int8: (int8 weight, fp32 scales) with weight ~= int8 * scale[:, None]. Works through
-    `rows_per_step` rows at a time, so the fp32 temporaries stay small even for the 155947-row lm_head."""
+    blocks of about `block_elements` values (whole rows), so the fp32 temporaries stay in cache: a pass over
+    blocks of thousands of rows runs at memory speed, several times slower."""
     weight = weight.detach()
     quantized = torch.empty(weight.shape, dtype=torch.int8)
     scale = torch.empty(weight.shape[0], dtype=torch.float32)
+    rows_per_step = max(1, block_elements // max(1, weight.shape[1]))
     for start in range(0, weight.shape[0], rows_per_step):
-        rows = weight[start:start + rows_per_step].float()
-        row_scale = (rows.abs().amax(dim=1) / 127.0).clamp(min=1e-12)
-        quantized[start:start + rows_per_step] = torch.round(rows / row_scale[:, None]).clamp(-127, 127)
+        rows = weight[start:start + rows_per_step].to(torch.float32, copy=True)
+        row_scale = (rows.abs().amax(dim=1) / 127.0).clamp_(min=1e-12)
+        quantized[start:start + rows_per_step] = torch.round(rows.div_(row_scale[:, None])).clamp_(-127, 127)
         scale[start:start + rows_per_step] = row_scale
     return quantized, scale
+
+
+def _prepack(weight: torch.Tensor, scale: torch.Tensor):
+    """The engine's packed form of an int8 weight with per-row scales (no bias: Int8Linear adds it)."""
+    zero_points = torch.zeros(weight.shape[0], dtype=torch.long)
+    quantized = torch._make_per_channel_quantized_tensor(weight, scale.double(), zero_points, 0)
+    return torch.ops.quantized.linear_prepack(quantized, None)
 
 
 class Int8Linear(nn.Module):
@@ -68,11 +84,7 @@ class Int8Linear(nn.Module):
         return module.pack()
 
     def pack(self) -> "Int8Linear":
-        zero_points = torch.zeros(self.out_features, dtype=torch.long)
-        quantized = torch._make_per_channel_quantized_tensor(self.weight.data, self.weight_scale.data.double(),
-                                                             zero_points, 0)
-        bias = None if self.bias is None else self.bias.data.float()
-        self._packed = torch.ops.quantized.linear_prepack(quantized, bias)
+        self._packed = _prepack(self.weight.data, self.weight_scale.data)
         self.weight = nn.Parameter(torch.empty(0, dtype=torch.int8), requires_grad=False)  # the engine's copy only
         return self
 
@@ -95,6 +107,8 @@ class Int8Linear(nn.Module):
             raise RuntimeError("Int8Linear used before pack(): load it through from_pretrained or from_linear.")
         shape = x.shape
         out = torch.ops.quantized.linear_dynamic(x.reshape(-1, shape[-1]).float(), self._packed, True)
+        if self.bias is not None:
+            out = out.add_(self.bias)
         return out.reshape(*shape[:-1], self.out_features).to(x.dtype)
 
     def extra_repr(self) -> str:
@@ -128,6 +142,47 @@ def _replace(model: nn.Module, build, skip: list[str]) -> int:
     return count
 
 
+class _QuantizeOnLoad(ConversionOps):
+    """The loader's op for a linear weight: hands the float tensor to the quantizer's workers and returns
+    placeholders (an empty int8 ``weight``, the ``weight_scale`` the worker fills in)."""
+
+    def __init__(self, quantizer: "QwenAudioInt8Quantizer"):
+        self.quantizer = quantizer
+
+    def convert(self, input_dict, model=None, full_layer_name=None, **kwargs):
+        out = {}
+        for name, value in input_dict.items():
+            value = value[0] if isinstance(value, list) else value
+            module_name = name.rpartition(".")[0]
+            out[name] = torch.empty(0, dtype=torch.int8)
+            out[f"{module_name}.weight_scale"] = self.quantizer.submit(model.get_submodule(module_name), value)
+        return out
+
+
+def _prefetch(tensor: torch.Tensor) -> None:
+    """Ask the kernel to start reading a tensor's pages (``madvise(MADV_WILLNEED)``): the loader's tensors are
+    mmap views of the checkpoint, so the disk reads of the next layers overlap the workers' quantization."""
+    global _LIBC
+    try:
+        if _LIBC is None:
+            _LIBC = ctypes.CDLL(None, use_errno=True)
+        page = mmap.PAGESIZE
+        start = tensor.data_ptr() & ~(page - 1)
+        end = tensor.data_ptr() + tensor.numel() * tensor.element_size()
+        _LIBC.madvise(ctypes.c_void_p(start), ctypes.c_size_t(end - start), 3)  # MADV_WILLNEED
+    except (OSError, AttributeError):  # not Linux / no libc: reads happen on first touch instead
+        pass
+
+
+_LIBC = None
+
+
+def _load_workers() -> int:
+    """Threads quantizing while loading: one per core (each runs its torch ops single-threaded, which beats
+    intra-op threads on these many small blocks), ``QWEN_AUDIO_INT8_LOAD_THREADS`` to override."""
+    return max(1, int(os.environ.get("QWEN_AUDIO_INT8_LOAD_THREADS") or len(os.sched_getaffinity(0))))
+
+
 @register_quantizer(QUANT_METHOD)
 class QwenAudioInt8Quantizer(HfQuantizer):
     requires_calibration = False
@@ -150,20 +205,62 @@ class QwenAudioInt8Quantizer(HfQuantizer):
             return None if not (hasattr(param, "get_dtype") and param.get_dtype() in ("BF16", "F16")) else dtype
         return super().get_new_dtype(converter, param, dtype)
 
+    def param_needs_quantization(self, model, param_name: str, **kwargs) -> bool:
+        module_name, _, param = param_name.rpartition(".")
+        if self.pre_quantized or param != "weight":
+            return False
+        try:
+            return isinstance(model.get_submodule(module_name), Int8Linear)
+        except AttributeError:
+            return False
+
+    def get_quantize_ops(self):
+        return _QuantizeOnLoad(self)
+
+    def submit(self, module: "Int8Linear", weight: torch.Tensor) -> torch.Tensor:
+        """Quantize and pack `weight` into `module` on a worker; returns its (not yet filled) scale tensor. At
+        most three jobs per worker are in flight (their pages prefetched), which bounds the float tensors held."""
+        scale = torch.empty(module.out_features, dtype=torch.float32)
+        inference = torch.is_inference_mode_enabled()  # a load under inference_mode makes inference tensors
+
+        def job():
+            if not getattr(self._local, "single", False):
+                torch.set_num_threads(1)
+                self._local.single = True
+            with torch.inference_mode(inference):
+                quantized, row_scale = quantize_rows(weight)
+                scale.copy_(row_scale)
+                module._packed = _prepack(quantized, row_scale)
+
+        while len(self._jobs) >= 3 * self._pool._max_workers:
+            self._jobs.pop(0).result()
+        _prefetch(weight)
+        self._jobs.append(self._pool.submit(job))
+        return scale
+
     def _process_model_before_weight_loading(self, model, **kwargs):
-        if self.pre_quantized:
-            skip = self.quantization_config.modules_to_not_convert
-            _replace(model, lambda linear: Int8Linear(linear.in_features, linear.out_features,
-                                                      bias=linear.bias is not None, device="meta"), skip)
+        skip = self.quantization_config.modules_to_not_convert
+        _replace(model, lambda linear: Int8Linear(linear.in_features, linear.out_features,
+                                                  bias=linear.bias is not None, device="meta"), skip)
+        if not self.pre_quantized:
+            self._threads = torch.get_num_threads()
+            self._pool, self._jobs, self._local = ThreadPoolExecutor(_load_workers()), [], threading.local()
         return model
 
     def _process_model_after_weight_loading(self, model, **kwargs):
-        if self.pre_quantized:
-            for module in model.modules():
-                if isinstance(module, Int8Linear) and module._packed is None:
-                    module.pack()
-        else:
-            _replace(model, Int8Linear.from_linear, self.quantization_config.modules_to_not_convert)
+        if not self.pre_quantized:
+            try:
+                for job in self._jobs:
+                    job.result()
+            finally:
+                self._pool.shutdown(wait=True)
+                self._jobs = []
+                torch.set_num_threads(self._threads)  # the workers' setting is process-wide
+        for name, module in model.named_modules():
+            if isinstance(module, Int8Linear) and module._packed is None:
+                if module.weight.device.type == "meta":
+                    raise RuntimeError(f"int8: {name}.weight was not in the checkpoint.")
+                module.pack()
         return model
 
     def is_serializable(self, **kwargs) -> bool:

@@ -1,24 +1,32 @@
-"""Trainer callbacks: a loss-curve PNG written next to the checkpoints (matplotlib Agg canvas, no pyplot)."""
+"""Trainer callbacks: a loss-curve PNG written next to the checkpoints (matplotlib Agg canvas, no pyplot).
+
+matplotlib comes with the ``[demo]`` extra; without it no PNG is written (a warning says how to get it)."""
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Sequence
 
 from transformers import TrainerCallback
 
 LOSS_CURVE_FILENAME = "loss_curve.png"
+logger = logging.getLogger(__name__)
 
 
 def plot_loss_curve(log_history: Sequence[dict], path: str, title: str = "training loss") -> str | None:
     """Plot ``loss`` (and ``eval_loss`` if logged) against ``step`` into a PNG; returns the path, or None if the
-    history has no loss entries yet."""
+    history has no loss entries yet or matplotlib is not installed."""
     train = [(entry["step"], entry["loss"]) for entry in log_history if "loss" in entry and "step" in entry]
     evals = [(entry["step"], entry["eval_loss"]) for entry in log_history if "eval_loss" in entry]
     if not train and not evals:
         return None
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError:
+        logger.warning("no %s: matplotlib is not installed (pip install 'qwen-audio-hf[demo]')", os.path.basename(path))
+        return None
 
     figure = Figure(figsize=(6, 4), dpi=100)
     FigureCanvasAgg(figure)
