@@ -5,6 +5,7 @@ torch-free foundations (token ids, audio lengths) are loaded straight from this 
 """
 
 import importlib.util
+import re
 import statistics
 import time
 from pathlib import Path
@@ -79,3 +80,14 @@ def print_row(name: str, batch: int, seconds: float, encoder_ms: float, end_to_e
         f"  prefill+{new_tokens} greedy {end_to_end_ms:9.1f} ms",
         flush=True,
     )
+
+
+def cpu_info() -> dict:
+    """The CPU (model, vector flags) and torch's view of it (capability, threads, int8 engine)."""
+    text = Path("/proc/cpuinfo").read_text()
+    model = re.search(r"model name\s*:\s*(.+)", text)[1].strip()
+    flags = re.search(r"flags\s*:\s*(.+)", text)[1].split()
+    wanted = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_int8", "amx_tile", "avx_vnni")
+    return {"model": model, "torch_capability": torch.backends.cpu.get_cpu_capability(),
+            "flags": [f for f in wanted if f in flags], "threads": torch.get_num_threads(),
+            "quantized_engine": torch.backends.quantized.engine, "torch": torch.__version__}

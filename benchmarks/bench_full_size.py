@@ -24,6 +24,8 @@ from pathlib import Path
 
 import torch
 
+from _common import cpu_info  # benchmarks/_common.py
+
 ROOT = Path(__file__).resolve().parent.parent
 RUN_KEYS = ("wall_s", "peak_rss_gb", "peak_rss_anon_gb", "returncode", "load_average_1min")
 PROMPT_TOKENS = 12  # the text after the audio span in a typical transcription prompt
@@ -31,16 +33,6 @@ DECODE_TOKENS = 32
 
 
 # ------------------------------------------------------------------------------------------------ the machine
-def cpu_info() -> dict:
-    text = Path("/proc/cpuinfo").read_text()
-    model = re.search(r"model name\s*:\s*(.+)", text)[1].strip()
-    flags = re.search(r"flags\s*:\s*(.+)", text)[1].split()
-    wanted = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_int8", "amx_tile", "avx_vnni")
-    return {"model": model, "torch_capability": torch.backends.cpu.get_cpu_capability(),
-            "flags": [f for f in wanted if f in flags], "threads": torch.get_num_threads(),
-            "quantized_engine": torch.backends.quantized.engine, "torch": torch.__version__}
-
-
 def _seconds(fn, repeats: int = 3) -> float:
     fn()
     start = time.perf_counter()

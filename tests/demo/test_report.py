@@ -63,6 +63,14 @@ def test_task_rows_and_loss_points_read_the_metrics_schema():
                              "srwt": {"wer": 0.1, "audio_zeroed_wer": 0.9, "median_start_error_s": 0.05}})
     assert [(r["task"], r["unit"], r["value"], r["audio_zeroed"], r["chance"]) for r in rows] == [
         ("beep_counting", "accuracy", 0.9, 0.2, 0.2), ("srwt", "wer", 0.1, 0.9, None), ("srwt", "seconds", 0.05, None, None)]
+    speech = {"tasks": {}, "speech": {"asr_wer": 0.08, "asr_audio_zeroed_wer": 0.97, "srwt_median_word_start_error_s": 0.04},
+              "speech_long_form": {"wer": 0.12, "median_start_error_s": 0.2}}
+    assert [(r["task"], r["unit"], r["value"], r["audio_zeroed"]) for r in report.metric_rows(speech)] == [
+        ("asr (tagged prompt)", "wer", 0.08, 0.97), ("srwt (tagged prompt)", "seconds", 0.04, None),
+        ("long recording", "wer", 0.12, None), ("long recording", "seconds", 0.2, None)]
+    assert report.extra_curves({"asr_wer_curve": {"clips": 8, "points": [{"step": 10, "asr_wer": 0.9}]}}) == {
+        "pretraining: ASR WER on 8 held-out clips": ("word error rate", [(10, 0.9)])}
+    assert report.extra_curves({}) == {}
     history = [{"loss": 2.0, "step": 5}, {"loss": 1.0, "step": 10}, {"train_runtime": 3.0, "step": 10}]
     assert report.loss_points(history) == [[5, 2.0], [10, 1.0]]
 

@@ -40,13 +40,17 @@ def _save(figure, path: str) -> str:
 
 
 # ------------------------------------------------------------------------------------------------ training curves
-def training_curves(path: str, losses: Dict[str, Sequence[tuple]], rows: Sequence[Dict]) -> str:
-    """Top: loss against optimizer step, one panel per stage (``losses``: stage -> [(step, loss)]). Bottom: the
-    held-out metric per task, one panel per unit (``rows``: task, unit, value, audio_zeroed, chance), with the
-    audio-zeroed value and chance drawn as marks on each bar."""
+def training_curves(path: str, losses: Dict[str, Sequence[tuple]], rows: Sequence[Dict],
+                    curves: Dict[str, tuple] | None = None) -> str:
+    """Top: loss against optimizer step, one panel per stage (``losses``: stage -> [(step, loss)]), then any
+    other curve (``curves``: title -> (y label, [(step, value)])). Bottom: the held-out metric per task, one
+    panel per unit (``rows``: task, unit, value, audio_zeroed, chance), with the audio-zeroed value and chance
+    drawn as marks on each bar."""
+    curves = curves or {}
     units = [unit for unit in UNITS if any(row["unit"] == unit for row in rows)]
-    figure = _figure(5.0 * max(len(losses), len(units), 2), 8.5)
-    top = figure.add_gridspec(1, max(len(losses), 1), top=0.89, bottom=0.58, wspace=0.25)
+    panels = len(losses) + len(curves)
+    figure = _figure(5.0 * max(panels, len(units), 2), 8.5)
+    top = figure.add_gridspec(1, max(panels, 1), top=0.89, bottom=0.58, wspace=0.25)
     bottom = figure.add_gridspec(1, max(len(units), 1), top=0.43, bottom=0.12, wspace=0.3)
     for index, (stage, points) in enumerate(losses.items()):
         axes = figure.add_subplot(top[0, index])
@@ -56,6 +60,16 @@ def training_curves(path: str, losses: Dict[str, Sequence[tuple]], rows: Sequenc
         axes.set_title(f"{stage}: training loss")
         axes.set_xlabel("optimizer step")
         axes.set_ylabel("loss (mean over each logging interval)")
+        axes.grid(True, alpha=0.3)
+    for index, (title, (label, points)) in enumerate(curves.items(), len(losses)):
+        axes = figure.add_subplot(top[0, index])
+        if points:
+            steps, values = zip(*points)
+            axes.plot(steps, values, "-o", markersize=3, color="#e76f51")
+        axes.set_title(title)
+        axes.set_xlabel("optimizer step")
+        axes.set_ylabel(label)
+        axes.set_ylim(bottom=0)
         axes.grid(True, alpha=0.3)
     for index, unit in enumerate(units):
         _metric_panel(figure.add_subplot(bottom[0, index]), [row for row in rows if row["unit"] == unit], unit)

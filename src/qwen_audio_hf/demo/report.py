@@ -45,6 +45,48 @@ def task_rows(tasks: Dict[str, Dict]) -> List[Dict]:
     return rows
 
 
+def metric_rows(metrics: Dict[str, Any]) -> List[Dict]:
+    """Every held-out figure the pictures show: the chat tasks (``tasks``), the tagged speech tasks (``speech``:
+    ASR WER and SRWT word-start error) and the long recording (``speech_long_form``: WER, start error)."""
+    rows = task_rows(metrics.get("tasks", {}))
+    speech = metrics.get("speech") or {}
+    if "asr_wer" in speech:
+        rows.append({"task": "asr (tagged prompt)", "metric": "wer", "unit": "wer", "value": speech["asr_wer"],
+                     "audio_zeroed": speech.get("asr_audio_zeroed_wer"), "chance": None})
+    if "srwt_median_word_start_error_s" in speech:
+        rows.append({"task": "srwt (tagged prompt)", "metric": "median word-start error (s)", "unit": "seconds",
+                     "value": speech["srwt_median_word_start_error_s"],
+                     "audio_zeroed": speech.get("srwt_audio_zeroed_median_word_start_error_s"), "chance": None})
+    long_run = metrics.get("speech_long_form") or {}
+    if "wer" in long_run:
+        rows.append({"task": "long recording", "metric": "wer", "unit": "wer", "value": long_run["wer"],
+                     "audio_zeroed": None, "chance": None})
+    if long_run.get("median_start_error_s") is not None:
+        rows.append({"task": "long recording", "metric": "median utterance start error (s)", "unit": "seconds",
+                     "value": long_run["median_start_error_s"], "audio_zeroed": None, "chance": None})
+    return rows
+
+
+def extra_curves(metrics: Dict[str, Any]) -> Dict[str, tuple]:
+    """Curves besides the losses: the ASR WER on a few held-out clips during pretraining (``asr_wer_curve``)."""
+    curve = metrics.get("asr_wer_curve") or {}
+    points = [(point["step"], point["asr_wer"]) for point in curve.get("points", [])]
+    if not points:
+        return {}
+    return {f"pretraining: ASR WER on {curve.get('clips', '?')} held-out clips": ("word error rate", points)}
+
+
+def speech_recording(long_run: Dict[str, Any]) -> Dict[str, Any]:
+    """The timeline's data from metrics.json's ``speech_long_form``: the recording it wrote (``audio``), its truth,
+    and the transcript's windows (with the planner's ``forced`` flags) and timed words."""
+    import soundfile
+
+    waveform, rate = soundfile.read(long_run["audio"], dtype="float32")
+    return {"waveform": waveform, "sample_rate": rate, "truth": long_run["truth"], "name": os.path.basename(long_run["audio"]),
+            "transcript": {"windows": long_run["windows"], "words": long_run.get("words", [])},
+            "forced": [window.get("forced", False) for window in long_run["windows"]]}
+
+
 def _tokens(text: str, language: str) -> List[str]:
     return error_rate_tokens(remove_special_tokens(text, language), language)
 
@@ -57,7 +99,7 @@ def _spread(tokens: Sequence[str], start: float, end: float) -> List[float]:
 def align_transcript(truth: Sequence[Dict], transcript: Dict, language: str = "en") -> Dict[str, List[Dict]]:
     """Truth utterances and transcript words aligned word by word (jiwer, on the WER's tokens).
 
-    A truth utterance may carry its words' absolute ``starts`` (and ``ends``) to place them; otherwise its words
+    A truth utterance may carry its words' absolute ``starts`` (or ``word_starts_s``; and ``ends``) to place them; otherwise its words
     are laid evenly over it. Returns ``utterances``: each truth utterance with its ``words`` (text, display time, status ``equal`` /
     ``substitute`` / ``delete``) and ``hypothesis_start_s`` (start of the transcript word its first transcribed
     word aligns to, only when the transcript has word timestamps), and ``words``: the transcript's words with
@@ -68,7 +110,7 @@ def align_transcript(truth: Sequence[Dict], transcript: Dict, language: str = "e
     utterances, reference = [], []
     for item in truth:
         tokens = _tokens(item["text"], language)
-        starts = item.get("starts")
+        starts = item.get("starts", item.get("word_starts_s"))
         if starts is not None and len(starts) == len(tokens):  # true word starts: draw each word in its middle
             ends = list(item.get("ends") or list(starts[1:]) + [item["end_s"]])
             times = [(start + end) / 2 for start, end in zip(starts, ends)]
@@ -115,7 +157,9 @@ def write_report(output_dir: str, metrics: Dict[str, Any], recording: Optional[D
     training = metrics.get("training", {})
     paths = {"training_curves": pictures.training_curves(
         os.path.join(output_dir, TRAINING_CURVES), {stage: points for stage, points in training.items()},
-        task_rows(metrics.get("tasks", {})))}
+        metric_rows(metrics), extra_curves(metrics))}
+    if metrics.get("speech_long_form"):  # the speech recording is the headline; the sound stage's is the fallback
+        recording = speech_recording(metrics["speech_long_form"])
     if recording is not None:
         transcript = recording["transcript"]
         aligned = align_transcript(recording["truth"], transcript, recording.get("language", "en"))
@@ -154,28 +198,45 @@ def _scalars(data: Dict[str, Any], prefix: str = "") -> List[tuple]:
     return found
 
 
+LONG_RUN_FIGURES = (("recording_s", "recording length (s)"), ("utterances", "utterances"),
+                    ("noisy_pauses", "pauses with a noise burst"), ("chunk_length_s", "longest window (s)"),
+                    ("wer", "WER"), ("median_start_error_s", "median utterance start error (s)"),
+                    ("utterances_found_fraction", "utterances with a transcript word at their start"),
+                    ("cuts_in_pause_fraction", "cuts in a pause"), ("forced_cuts", "forced cuts"),
+                    ("seconds", "decoding time (s)"))
+
+
 def render_report(metrics: Dict[str, Any], has_timeline: bool) -> str:
     """report.md: the pictures and the metrics tables, all numbers taken from ``metrics``."""
     settings = metrics.get("settings", {})
     lines = ["# qwen-audio-hf demo report", ""]
-    params = metrics.get("parameters")
-    lines.append(f"Tiny QwenAudio ({_number(params)} parameters, vocabulary {_number(metrics.get('vocab_size'))}), "
-                 f"seed {_number(settings.get('seed'))}; wall time of the whole demo: "
-                 f"**{_number(metrics.get('seconds'))} s**. All figures below are read from `metrics.json`.")
-    lines += ["", f"![training curves]({TRAINING_CURVES})", "", "## Held-out evaluation per task", "",
+    lines.append(f"Tiny QwenAudio ({_number(metrics.get('parameters'))} parameters, vocabulary "
+                 f"{_number(metrics.get('vocab_size'))}), seed {_number(settings.get('seed'))}; wall time of the "
+                 f"demo: **{_number(metrics.get('seconds'))} s**. Every figure here is read from `metrics.json`.")
+    lines += ["", f"![training curves]({TRAINING_CURVES})", "", "## Held-out evaluation", "",
               "| task | metric | with the audio | audio zeroed | chance |", "|---|---|---:|---:|---:|"]
-    for row in task_rows(metrics.get("tasks", {})):
+    for row in metric_rows(metrics):
         lines.append(f"| {row['task']} | {row['metric']} | {_number(row['value'])} | {_number(row['audio_zeroed'])} "
                      f"| {_number(row['chance'])} |")
-    tagged = [(key, value) for key, value in _scalars({k: v for k, v in metrics.items() if k != "long_form"})
-              if "tagged" in key]
-    if tagged:
-        lines += ["", "## Tagged (base-model) prompts before / after SFT", "", "| figure | value |", "|---|---:|"]
-        lines += [f"| {key} | {_number(value)} |" for key, value in tagged]
+    before, after = metrics.get("tagged_after_pretraining"), metrics.get("tagged_after_sft")
+    if before and after:
+        lines += ["", "## Tagged (base-model) prompts before and after SFT", "",
+                  "| tagged accuracy after pretraining | after SFT | after / before |", "|---:|---:|---:|",
+                  f"| {_number(before.get('accuracy'))} | {_number(after.get('accuracy'))} "
+                  f"| {_number(metrics.get('tagged_accuracy_ratio_after_sft'))} |"]
+    long_run = metrics.get("speech_long_form")
+    if long_run:
+        lines += ["", "## The long recording", ""]
+        if has_timeline:
+            lines += [f"![long-form timeline]({TIMELINE})", ""]
+        lines += ["| figure | value |", "|---|---:|"]
+        lines += [f"| {label} | {_number(long_run[key])} |" for key, label in LONG_RUN_FIGURES if key in long_run]
+        if long_run.get("command"):
+            lines += ["", "Transcribe it yourself:", "", "```bash", long_run["command"], "```"]
     long_form = metrics.get("long_form")
     if long_form:
-        lines += ["", "## Long recording", ""]
-        if has_timeline:
+        lines += ["", "## Long-form stage on sound clips", ""]
+        if has_timeline and not long_run:
             lines += [f"![long-form timeline]({TIMELINE})", ""]
         lines += ["| figure | value |", "|---|---:|"]
         lines += [f"| {key} | {_number(value)} |" for key, value in _scalars(long_form)]
@@ -184,4 +245,5 @@ def render_report(metrics: Dict[str, Any], has_timeline: bool) -> str:
     return "\n".join(lines) + "\n"
 
 
-__all__ = ["START_TOLERANCE_S", "align_transcript", "loss_points", "render_report", "task_rows", "write_report"]
+__all__ = ["START_TOLERANCE_S", "align_transcript", "loss_points", "metric_rows", "render_report", "speech_recording",
+           "task_rows", "write_report"]

