@@ -267,7 +267,8 @@ def main() -> None:
             if f"transcribe_{seconds}s" in args.skip:
                 continue
             report[f"transcribe_{seconds}s_int8"] = transcribe_stage(args.directory, scratch, seconds, env,
-                                                                     report.get("int8", {}).get("load_s"))
+                                                                     None if "int8" in args.skip
+                                                                     else report.get("int8", {}).get("load_s"))
             print(json.dumps(report[f"transcribe_{seconds}s_int8"]), flush=True)
             write(report)
     report["original_code"] = args.original_note if not previous or args.original_note != "not run" \
