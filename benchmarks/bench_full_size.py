@@ -263,7 +263,7 @@ def main() -> None:
             if f"transcribe_{seconds}s" in args.skip:
                 continue
             report[f"transcribe_{seconds}s_int8"] = transcribe_stage(args.directory, scratch, seconds, env,
-                                                                     report.get("int8", {}).get("load_s", 0.0))
+                                                                     report.get("int8", {}).get("load_s"))
             print(json.dumps(report[f"transcribe_{seconds}s_int8"]), flush=True)
             write(report)
     report["original_code"] = args.original_note if not previous or args.original_note != "not run" \
@@ -271,7 +271,7 @@ def main() -> None:
     write(report)
 
 
-def transcribe_stage(directory: str, scratch: str, seconds: int, env: dict, load_s: float) -> dict:
+def transcribe_stage(directory: str, scratch: str, seconds: int, env: dict, load_s: float | None) -> dict:
     """`qwen-audio-hf transcribe --quantization int8` on a `seconds` recording, timed and sampled from outside."""
     audio = os.path.join(scratch, f"recording_{seconds}s.wav")
     recording(audio, seconds, seed=seconds)
@@ -284,9 +284,9 @@ def transcribe_stage(directory: str, scratch: str, seconds: int, env: dict, load
         return entry
     windows = len(json.loads(Path(scratch, f"recording_{seconds}s.json").read_text())["windows"])
     entry.update({"audio_s": float(seconds), "windows": windows, "max_new_tokens": DECODE_TOKENS,
-                  "seconds_per_window_incl_load": round(run["wall_s"] / windows, 2),
-                  "seconds_per_window_after_load": round((run["wall_s"] - load_s) / windows, 2),
-                  "load_s_from": "the int8 stage of this run"})
+                  "seconds_per_window_incl_load": round(run["wall_s"] / windows, 2)})
+    if load_s:  # the int8 stage's load, measured earlier in the same run
+        entry["seconds_per_window_after_load"] = round((run["wall_s"] - load_s) / windows, 2)
     return entry
 
 

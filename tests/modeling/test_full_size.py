@@ -76,3 +76,35 @@ def test_full_size_folder_processor_and_chat_template(loader):
     assert rendered == ("<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n"
                         "<|im_start|>user\nHello<|im_end|>\n<|im_start|>assistant\n")
     assert processor.feature_extractor.feature_size == 80
+
+
+LOAD_INT8 = r"""
+import json, sys, time
+import torch
+from qwen_audio_hf.modeling import QwenAudioForConditionalGeneration, QwenAudioInt8Config
+from qwen_audio_hf.modeling.int8 import Int8Linear
+start = time.perf_counter()
+model = QwenAudioForConditionalGeneration.from_pretrained(sys.argv[1], quantization_config=QwenAudioInt8Config())
+seconds = time.perf_counter() - start
+with torch.device("meta"):
+    reference = QwenAudioForConditionalGeneration(model.config)
+print(json.dumps({
+    "seconds": seconds,
+    "linear": sum(type(m) is torch.nn.Linear for m in reference.modules()),
+    "plain_linear": sum(type(m) is torch.nn.Linear for m in model.modules()),
+    "int8_linear": sum(isinstance(m, Int8Linear) and m._packed is not None for m in model.modules()),
+}))
+"""
+
+
+def test_full_size_int8_load_stays_under_12_gb_anonymous():
+    """The issue's memory goal: quantizing at load never holds the bf16 weights in anonymous memory."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    from bench_full_size import run_sampled
+
+    run = run_sampled([sys.executable, "-c", LOAD_INT8, FULL_SIZE_DIR],
+                      {"PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")})
+    assert run["returncode"] == 0, run["stderr_tail"]
+    loaded = json.loads(run["stdout"].strip().splitlines()[-1])
+    assert loaded["plain_linear"] == 0 and loaded["int8_linear"] == loaded["linear"] > 32 * (7 + 6)
+    assert run["peak_rss_anon_gb"] <= 12.0, run

@@ -1,22 +1,25 @@
 """The built-in demo (`qwen-audio-hf demo`): a tiny Qwen-Audio trained and evaluated on synthetic audio.
 
-`synthetic` makes the clips, `tasks` turns them into prompts/targets and scores answers, `training` builds the model
-and runs the two training stages, `run` drives everything (held-out evaluation through the evaluation harness,
+`synthetic` makes the sound clips, `speech` the spoken words (eSpeak NG), `tasks` turns them into prompts/targets and scores answers, `training` builds the model
+and runs the two training stages, `run` drives everything (held-out evaluation through the evaluation harness, `speech_eval` for speech,
 the long-form stage of `long_form`) and holds the CLI.
 """
 
-from . import synthetic
+from . import speech, synthetic
 from .run import accuracy_by_task, evaluate, generate_answers, run_cli, run_demo
 from .tasks import (
     CHAT_QUESTIONS,
+    CHAT_SPEECH_TASKS,
     answer_label,
     chat_messages,
     is_correct,
     pretraining_rows,
     prompt_text,
     sft_rows,
+    speech_tasks,
     tagged_target,
     task_prompt,
+    word_start_errors,
 )
 from .training import (
     DemoSettings,
@@ -29,6 +32,7 @@ from .training import (
 
 __all__ = [
     "CHAT_QUESTIONS",
+    "CHAT_SPEECH_TASKS",
     "DemoSettings",
     "SupervisedWindowCollator",
     "accuracy_by_task",
@@ -46,7 +50,10 @@ __all__ = [
     "run_demo",
     "sft_rows",
     "sft_stage",
+    "speech",
+    "speech_tasks",
     "synthetic",
     "tagged_target",
     "task_prompt",
+    "word_start_errors",
 ]

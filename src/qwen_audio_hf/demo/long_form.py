@@ -167,4 +167,115 @@ def long_form_metrics(model, processor, examples: Sequence[Dict], *, seed: int, 
     return {**runs["chat"], "prompts": "chat", "tagged": runs["tagged"]}
 
 
-__all__ = ["CHUNK_LENGTH_S", "build_recording", "clip_alone_accuracy", "long_form_metrics", "run_long_form_stage"]
+# ------------------------------------------------------------------------------------------------ speech
+SPEECH_MIN_RECORDING_S = 180.0
+SPEECH_MIN_UTTERANCES = 40
+SPEECH_PAUSE_S = (1.2, 2.5)
+SPEECH_NOISE_FRACTION = 0.3
+"""Pauses holding a burst of coloured noise (0.3-0.8 s, -40 to -30 dBFS) between two utterances."""
+SPEECH_CHUNK_LENGTH_S = 4.0
+"""The demo model learnt utterances of at most ~3 s; 4 s windows cut in the pauses hold one (or two short) each."""
+
+
+def build_speech_recording(utterances: Sequence[Dict], seed: int, min_seconds: float = SPEECH_MIN_RECORDING_S,
+                           min_utterances: int = SPEECH_MIN_UTTERANCES) -> Tuple[np.ndarray, List[Dict]]:
+    """Utterances in order with random pauses (some with a noise burst) until both minimums are reached.
+    Returns the 16 kHz recording and the truth: per utterance its text, start/end (s) and absolute word starts."""
+    from .synthetic import _coloured_noise
+
+    rng = np.random.default_rng(seed)
+    pieces, truth, length = [], [], 0
+    for utterance in utterances:
+        gap = int(round(rng.uniform(*SPEECH_PAUSE_S) * 100)) * SAMPLE_RATE // 100
+        pause = SILENCE_LEVEL * rng.standard_normal(gap)
+        noise = rng.random() < SPEECH_NOISE_FRACTION
+        if noise:
+            n = int(rng.uniform(0.3, 0.8) * SAMPLE_RATE)
+            at = int(rng.integers(int(0.35 * SAMPLE_RATE), max(gap - n - int(0.35 * SAMPLE_RATE), int(0.36 * SAMPLE_RATE))))
+            burst = _coloured_noise(rng, n, rng.uniform(0.0, 2.0)) * np.hanning(n)
+            pause[at : at + n] += burst * (10 ** (rng.uniform(-40, -30) / 20) / max(np.sqrt(np.mean(burst**2)), 1e-8))
+        pieces.append(pause.astype(np.float32))
+        start = (length + gap) / SAMPLE_RATE
+        truth.append({"text": utterance["label"], "clip_start_sample": length + gap, "start_s": round(start + utterance["starts"][0], 3),
+                      "end_s": round(start + utterance["ends"][-1], 3), "noise_before": bool(noise),
+                      "word_starts_s": [round(start + t, 3) for t in utterance["starts"]], "voice": utterance["voice"]})
+        pieces.append(np.asarray(utterance["audio"], dtype=np.float32))
+        length += gap + len(utterance["audio"])
+        if length >= min_seconds * SAMPLE_RATE and len(truth) >= min_utterances:
+            break
+    else:
+        raise ValueError(f"{len(utterances)} utterances make only {length / SAMPLE_RATE:.1f} s; pass more")
+    pieces.append((SILENCE_LEVEL * rng.standard_normal(int(SPEECH_PAUSE_S[0] * SAMPLE_RATE))).astype(np.float32))
+    return np.concatenate(pieces), truth
+
+
+def utterance_start_errors(truth: Sequence[Dict], words) -> List[float | None]:
+    """Per truth utterance, |first hypothesis word start - utterance start| for the earliest word that starts
+    between 0.5 s before the utterance and its end (None: no word there)."""
+    errors = []
+    for item in truth:
+        starts = [w.start for w in words if item["start_s"] - 0.5 <= w.start <= item["end_s"]]
+        errors.append(abs(min(starts) - item["start_s"]) if starts else None)
+    return errors
+
+
+def run_speech_long_form(model, processor, utterances: Sequence[Dict], *, seed: int, output_dir: str,
+                         chunk_length_s: float = SPEECH_CHUNK_LENGTH_S, batch_size: int = 16,
+                         min_seconds: float = SPEECH_MIN_RECORDING_S, min_utterances: int = SPEECH_MIN_UTTERANCES,
+                         max_new_tokens: int = 48) -> Dict:
+    """Write the recording (``long_recording.wav`` + ``long_recording_truth.json``) and transcribe it as
+    `qwen-audio-hf transcribe --timestamps --chunk-length-s ...` does (`long_form.build_task` + `LongFormDecoder`):
+    transcript WER against the words written, and utterance start errors from the word timestamps."""
+    import json
+    import os
+
+    import soundfile as sf
+
+    from ..evaluation.metrics import word_error_rate
+    from ..long_form import LongFormDecoder
+    from ..long_form.decoding import build_task
+
+    begin = time.time()
+    audio, truth = build_speech_recording(utterances, seed, min_seconds, min_utterances)
+    wav = os.path.join(output_dir, "long_recording.wav")
+    sf.write(wav, audio, SAMPLE_RATE, subtype="FLOAT")
+    with open(os.path.join(output_dir, "long_recording_truth.json"), "w", encoding="utf-8") as handle:
+        json.dump(truth, handle, indent=1)
+    decoder = LongFormDecoder(model, processor, chunk_length_s=chunk_length_s, batch_size=batch_size,
+                              max_new_tokens=max_new_tokens)
+    result = decoder(wav, build_task("asr", "en", timestamps=True))
+    reference = " ".join(item["text"] for item in truth)
+    errors = utterance_start_errors(truth, result.words)
+    found = [e for e in errors if e is not None]
+    segments = segment(audio, chunk_length_s)  # the decoder's windows (energy segmentation), with their cut flags
+    if len(segments) != len(result.windows):
+        raise RuntimeError(f"the decoder made {len(result.windows)} windows, the planner {len(segments)}")
+    spans = [(item["start_s"], item["end_s"]) for item in truth]
+    cuts = [w.end_s for w in segments[:-1]]
+    return {
+        "audio": wav,
+        "command": f"qwen-audio-hf transcribe {wav} --model MODEL_DIR --timestamps --chunk-length-s {chunk_length_s} "
+                   f"--max-new-tokens {max_new_tokens} --output-dir {output_dir}",
+        "recording_s": round(len(audio) / SAMPLE_RATE, 2),
+        "utterances": len(truth),
+        "noisy_pauses": int(sum(item["noise_before"] for item in truth)),
+        "chunk_length_s": chunk_length_s,
+        "wer": word_error_rate([reference], [result.text]),
+        "median_start_error_s": float(np.median(found)) if found else None,
+        "utterances_found_fraction": len(found) / len(truth),
+        "start_errors_s": errors,
+        "cuts_in_pause_fraction": sum(not any(a < c < b for a, b in spans) for c in cuts) / len(cuts) if cuts else 1.0,
+        "forced_cuts": int(sum(w.forced for w in segments)),
+        "windows": [{"start_s": w.start_s, "end_s": w.end_s, "text": w.text, "response": w.response,
+                     "forced": bool(planned.forced)} for w, planned in zip(result.windows, segments)],
+        "cut_points_s": cuts,
+        "words": [{"text": w.text, "start_s": round(w.start, 3), "end_s": round(w.end, 3)} for w in result.words],
+        "transcript": result.text,
+        "truth": truth,
+        "seconds": round(time.time() - begin, 1),
+    }
+
+
+__all__ = ["CHUNK_LENGTH_S", "SPEECH_CHUNK_LENGTH_S", "build_recording", "build_speech_recording",
+           "clip_alone_accuracy", "long_form_metrics", "run_long_form_stage", "run_speech_long_form",
+           "utterance_start_errors"]

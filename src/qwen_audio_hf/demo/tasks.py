@@ -1,4 +1,10 @@
-"""The demo's four synthetic tasks as Qwen-Audio data: tagged prompts and targets, chat conversations, scoring."""
+"""The demo's tasks as Qwen-Audio data: tagged prompts and targets, chat conversations, scoring.
+
+Sound tasks (`synthetic`): note pitch, beep count, event times, noise colour. Speech tasks (`speech`): ``asr``
+(tagged transcription prompt, target the words), ``srwt`` (tagged word-timestamp prompt, ending in ``<|0.00|>``;
+target ``<|sil|><|t|> word<|t|> word<|t|>...`` with eSpeak's word starts), and two chat-only questions on speech:
+``spoken_number`` (digit-only utterances, answer the digits as a number) and ``word_count``.
+"""
 
 from __future__ import annotations
 
@@ -7,24 +13,35 @@ from dataclasses import asdict
 from typing import Dict, List, Sequence
 
 from ..core import token_ids as st
+from ..core.token_ids import SILENCE
+from ..evaluation.timestamp_shift import matched_spans, read_timed_text
 from ..processing import tags
 from ..processing.tags import TaskPrompt
-from . import synthetic
+from . import speech, synthetic
 
 CHAT_QUESTIONS = {
+    "asr": "What was said?",
+    "spoken_number": "What number was said?",
+    "word_count": "How many words were said?",
     "note_analysis": "What is the MIDI pitch of this note?",
     "beep_counting": "How many beeps do you hear?",
     "event_timestamps": "When does the noise burst start and end (in seconds)?",
     "noise_colour": "What colour is this noise?",
 }
+CHAT_SPEECH_TASKS = ("asr", "spoken_number", "word_count")
 BEEP_QUESTION = "How many beeps are there?"
 
 GROUNDING_PHRASE = "noise burst"
+DIGIT_VALUES = {word: value for value, word in enumerate(speech.DIGITS)}
 
 
 def task_prompt(example: Dict):
     """The tagged base-model prompt for an example (`processing.tags.TaskPrompt`)."""
     task = example["task"]
+    if task == "asr":
+        return TaskPrompt.asr("en")
+    if task == "srwt":
+        return TaskPrompt.timestamped_asr("en")
     if task == "note_analysis":
         return TaskPrompt.note_analysis()
     if task == "beep_counting":
@@ -38,8 +55,15 @@ def task_prompt(example: Dict):
 
 
 def tagged_target(example: Dict) -> str:
-    """The base-model answer in the tag grammar (midi pitch tag, count, timestamp pair, scene word)."""
+    """The base-model answer in the tag grammar (words, timed words, midi pitch tag, count, timestamp pair, scene
+    word). Spoken words are written with a leading space each (one Qwen token per word)."""
     task = example["task"]
+    if task == "asr":
+        return "".join(f" {word}" for word in example["words"])
+    if task == "srwt":
+        timed = [tags.TimedWord(SILENCE, 0.0, example["starts"][0])] + [
+            tags.TimedWord(f" {w}", start, end) for w, start, end in zip(example["words"], example["starts"], example["ends"])]
+        return tags.format_timestamped_words(timed)[len(tags.timestamp_token(0.0)):]  # the prompt ends with <|0.00|>
     if task == "note_analysis":
         return tags.format_note_analysis(tags.NoteAnalysis(pitch=example["pitch"]))
     if task == "event_timestamps":
@@ -49,8 +73,25 @@ def tagged_target(example: Dict) -> str:
 
 
 def chat_answer(example: Dict) -> str:
-    """The chat answer: the plain label ("60", "3", "0.10-0.30", "pink")."""
+    """The chat answer: the plain label ("60", "3", "0.10-0.30", "pink", "307", "two words said")."""
     return example["label"]
+
+
+def speech_tasks(utterances: Sequence[Dict], task: str) -> List[Dict]:
+    """Speech examples of one task from eSpeak utterances (`speech.make_utterances`): ``asr``/``srwt`` keep the
+    transcript as label; ``word_count`` labels the number of words; ``spoken_number`` (digit-only utterances)
+    labels the digits as one number ("three zero seven" -> "307")."""
+    out = []
+    for utterance in utterances:
+        example = dict(utterance, task=task)
+        if task == "word_count":
+            example["label"] = str(len(utterance["words"]))
+        elif task == "spoken_number":
+            example["label"] = "".join(str(DIGIT_VALUES[w]) for w in utterance["words"])
+        elif task not in ("asr", "srwt"):
+            raise ValueError(f"unknown speech task {task!r}")
+        out.append(example)
+    return out
 
 
 def _audio_value(example: Dict) -> Dict:
@@ -96,11 +137,26 @@ def prompt_text(example: Dict, style: str, processor) -> str:
     return _AUDIO_SPAN.sub("<audio></audio>", text)
 
 
+def word_start_errors(example: Dict, output: str) -> List[float]:
+    """|start error| in seconds of every word of an SRWT answer that the edit-distance alignment of the evaluation's
+    word-timestamp metric pairs with a truth word (``<|sil|>`` not counted)."""
+    start = tags.timestamp_token(0.0)
+    truth = read_timed_text(start + tagged_target(example))
+    hypothesis = read_timed_text(start + tags.response_text(output))
+    if truth is None or hypothesis is None:
+        return []
+    pairs = matched_spans(truth, hypothesis)
+    words = dict(zip(truth.spans, truth.words))
+    return [abs(ref[0] - hyp[0]) for ref, hyp in pairs if words.get(ref) != SILENCE]
+
+
 def answer_label(example: Dict, output: str) -> str:
     """The answer in ``output`` written as the task's label ("63", "3", "0.10-0.50", "pink"): tagged answers
     (``<|pitch|><|midi_pitch_63|>``, a ``<|0.10|><|0.50|>`` grounding pair) are parsed, tags are stripped."""
     task = example["task"]
     text = tags.response_text(output)
+    if task in ("asr", "srwt"):
+        return " ".join(tags.strip_tags(text).split())
     if task == "note_analysis" and "<|" in text:
         pitch = tags.parse_note_analysis(text).pitch
         return "" if pitch is None else str(pitch)

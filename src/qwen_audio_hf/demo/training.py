@@ -2,19 +2,23 @@
 
 Choices that let a random tiny model learn on a CPU in minutes (the recipes' defaults stay the paper's): the
 language model starts random, so pretraining trains its layers too (`recipes.pretrain(trainable_modules=...)`; the
-paper freezes a pretrained LLM); the 155947-row token table (tied with the LM head) stays at its random
-initialisation, since updating it would cost more CPU time than the rest of the model together; initial weights
-use std 1/sqrt(width) instead of 0.02; the collator is wrapped so that the LM head only runs where tokens are
-supervised (`SupervisedWindowCollator`, same loss). Everything else goes through the package's own recipes,
-collator and processor.
+paper freezes a pretrained LLM); of the 155947-row token table (tied with the LM head) only the rows of the tokens
+the targets hold learn (a gradient mask: the other rows get zero gradients and stay at their random
+initialisation, only shrunk by AdamW's weight decay; a wholly frozen table left the answer words unable to move); the 3001 timestamp rows start as sines of their time
+(`timestamp_vectors`); initial weights use std 1/sqrt(width) instead of 0.02; the collator is wrapped so that the
+LM head only runs where tokens are supervised (`SupervisedWindowCollator`, same loss). Everything else goes through
+the package's own recipes, collator and processor.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Optional
 
 import torch
+
+from ..core.token_ids import FIRST_TIMESTAMP_ID, LAST_TIMESTAMP_ID, NUM_TIMESTAMP_TOKENS, TIMESTAMP_STEP_SECONDS
 
 from ..modeling import QwenAudioConfig, QwenAudioForConditionalGeneration
 from ..processing.feature_extraction_qwen_audio import QwenAudioFeatureExtractor
@@ -29,15 +33,16 @@ EMBEDDING_SCALE = 3.0
 EMBEDDING_SCALE * sqrt(hidden) against ~EMBEDDING_SCALE for a random row, so a frozen table still allows confident
 answers among 155947 tokens."""
 PRETRAIN_MODULES = ("model.audio_tower", "model.multi_modal_projector", "model.language_model.layers",
-                    "model.language_model.norm")
-"""Trained in the demo's pretraining: everything but the (tied) token embedding."""
+                    "model.language_model.norm", "model.language_model.embed_tokens")
+"""Trained in the demo's pretraining: everything; of the (tied) token table only the rows of tokens that the
+targets hold (`target_token_ids`, a gradient mask), a few hundred of the 155947."""
 LOSS_POINTS = 25
 """Logged losses per stage (the training curves of the report)."""
 
 
 @dataclass
 class DemoSettings:
-    """Sizes and schedule; the defaults fit the 5-minute CPU budget."""
+    """Sizes and schedule (the defaults are the demo's; see benchmarks/results/demo_cpu.log for their time)."""
 
     seed: int = 0
     train_per_task: int = 400
@@ -45,17 +50,26 @@ class DemoSettings:
     eval_per_task: int = 50
     text_hidden_size: int = 64
     text_layers: int = 2
-    audio_d_model: int = 64
-    audio_layers: int = 2
-    pretrain_steps: int = 250
-    pretrain_learning_rate: float = 3e-3
-    sft_steps: int = 160
+    audio_d_model: int = 128
+    audio_layers: int = 3
+    pretrain_steps: int = 500
+    pretrain_learning_rate: float = 5e-3
+    sft_steps: int = 120
     sft_learning_rate: float = 5e-3
     lora_rank: int = 16
     batch_size: int = 16
     num_samples_printed: int = 8
     threads: Optional[int] = None
     long_form_seconds: float = 120.0
+    speech_train: int = 2400
+    speech_sft: int = 100
+    speech_eval: int = 100
+    long_form_utterances: int = 90
+    speech_long_form_seconds: float = 180.0
+    speech_long_form_utterances: int = 40
+    sft_tagged_rows: int = 600
+    curve_points: int = 5
+    curve_clips: int = 32
 
 
 def build_tiny_model(settings: DemoSettings):
@@ -75,8 +89,22 @@ def build_tiny_model(settings: DemoSettings):
     torch.manual_seed(settings.seed)
     model = QwenAudioForConditionalGeneration(config)
     with torch.no_grad():  # fixed random token vectors, spread enough for a confident tied LM head
-        model.get_input_embeddings().weight.normal_(0.0, EMBEDDING_SCALE / hidden**0.5)
+        table = model.get_input_embeddings().weight
+        table.normal_(0.0, EMBEDDING_SCALE / hidden**0.5)
+        table[FIRST_TIMESTAMP_ID : LAST_TIMESTAMP_ID + 1] = timestamp_vectors(hidden)
     return model
+
+
+def timestamp_vectors(hidden: int) -> torch.Tensor:
+    """Rows for the 3001 timestamp tokens <|0.00|>..<|30.00|>: sines and cosines of the time at periods from 0.1 s
+    to 60 s (norm EMBEDDING_SCALE, as a random row), so that near times get near vectors and a tied LM head that
+    scores <|0.42|> high also scores <|0.41|> high. Random rows would make each of the 3001 times a class of its
+    own, to be learnt from the few words that start there."""
+    times = torch.arange(NUM_TIMESTAMP_TOKENS, dtype=torch.float64) * TIMESTAMP_STEP_SECONDS
+    periods = torch.logspace(math.log10(0.1), math.log10(60.0), hidden // 2, dtype=torch.float64)
+    angles = 2 * math.pi * times[:, None] / periods[None, :]
+    vectors = torch.cat([angles.cos(), angles.sin()], dim=1) * (EMBEDDING_SCALE * (2.0 / hidden) ** 0.5)
+    return vectors.to(torch.float32)
 
 
 def build_processor():
@@ -121,17 +149,39 @@ def _train_stage(recipe, model, processor, rows, output_dir, steps, learning_rat
     )
 
 
-def pretrain_stage(model, processor, examples, output_dir, settings: DemoSettings):
-    """Multitask pretraining through `recipes.pretrain`, with the language model unfrozen (random LM, see doc)."""
+def target_token_ids(processor, rows) -> list:
+    """Ids of every token in the rows' targets, plus the end token: the token-table rows pretraining updates."""
+    ids = {processor.tokenizer.convert_tokens_to_ids("<|endoftext|>")}
+    for row in rows:
+        ids.update(processor.tokenizer.encode(row["target"]))
+    return sorted(ids)
+
+
+def pretrain_stage(model, processor, examples, output_dir, settings: DemoSettings, callbacks=()):
+    """Multitask pretraining through `recipes.pretrain`, with the language model unfrozen (random LM, see doc);
+    of the tied token table only the target tokens' rows learn. Rows in the tagged-task format: `tasks.pretraining_rows`."""
+    rows = pretraining_rows(examples)
+    table = model.get_input_embeddings().weight
+    mask = torch.zeros(table.shape[0], 1, dtype=table.dtype)
+    mask[target_token_ids(processor, rows)] = 1.0
+    hook = table.register_hook(lambda grad: grad * mask)
+
     def pretrain_everything(model, processor, rows, output_dir, **kwargs):
-        return recipes.pretrain(model, processor, rows, output_dir, trainable_modules=PRETRAIN_MODULES, **kwargs)
+        return recipes.pretrain(model, processor, rows, output_dir, trainable_modules=PRETRAIN_MODULES,
+                                callbacks=callbacks, **kwargs)
 
-    return _train_stage(pretrain_everything, model, processor, pretraining_rows(examples), output_dir,
-                        settings.pretrain_steps, settings.pretrain_learning_rate, settings)
+    try:
+        return _train_stage(pretrain_everything, model, processor, rows, output_dir, settings.pretrain_steps,
+                            settings.pretrain_learning_rate, settings)
+    finally:
+        hook.remove()
 
 
-def sft_stage(model, processor, examples, output_dir, settings: DemoSettings):
-    """LoRA SFT on chat conversations through `recipes.sft`; the adapters are merged into the returned model."""
-    return _train_stage(recipes.sft, model, processor, sft_rows(examples), output_dir, settings.sft_steps,
+def sft_stage(model, processor, examples, output_dir, settings: DemoSettings, tagged_examples=()):
+    """LoRA SFT on chat conversations through `recipes.sft`, with tagged pretraining rows of `tagged_examples`
+    mixed in (so the base-model prompts keep working); the adapters are merged into the returned model."""
+    rows = [{"messages": None, "audio": None, "tags": None, "prompt": None, "target": None, **row}
+            for row in sft_rows(examples) + pretraining_rows(tagged_examples)]
+    return _train_stage(recipes.sft, model, processor, rows, output_dir, settings.sft_steps,
                         settings.sft_learning_rate, settings, use_lora=True, lora_rank=settings.lora_rank,
                         lora_alpha=2 * settings.lora_rank, lora_dropout=0.0, merge_lora=True)
