@@ -205,6 +205,7 @@ def main() -> None:
     parser.add_argument("--original-note", default="not run",
                         help="what became of the original code's run (bench_original.py, its own venv)")
     parser.add_argument("--output", help="default: benchmarks/results/cpu_full_<cpu>.json")
+    parser.add_argument("--limits-only", action="store_true", help="measure the CPU's limits only (no checkpoint read)")
     parser.add_argument("--update", action="store_true",
                         help="keep the output's limits and other stages; rerun only the stages not skipped")
     args = parser.parse_args()
@@ -227,6 +228,9 @@ def main() -> None:
                           if native_bf16 else "no native bf16 matmul")
     report["limits"] = previous.get("limits") or {**limits(), "load_average_1min": os.getloadavg()[0]}
     print(json.dumps(report["limits"]), flush=True)
+    if args.limits_only:  # e.g. under ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 (fbgemm's int8 ignores both)
+        report["environment"] = {k: os.environ.get(k) for k in ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA")}
+        return write(report)
     env = {"PYTHONPATH": str(ROOT / "src")}
     bandwidth = report["limits"]["memory_bandwidth_gb_s"]
     for mode in ("bf16", "int8"):
@@ -263,7 +267,8 @@ def main() -> None:
             if f"transcribe_{seconds}s" in args.skip:
                 continue
             report[f"transcribe_{seconds}s_int8"] = transcribe_stage(args.directory, scratch, seconds, env,
-                                                                     report.get("int8", {}).get("load_s"))
+                                                                     None if "int8" in args.skip
+                                                                     else report.get("int8", {}).get("load_s"))
             print(json.dumps(report[f"transcribe_{seconds}s_int8"]), flush=True)
             write(report)
     report["original_code"] = args.original_note if not previous or args.original_note != "not run" \

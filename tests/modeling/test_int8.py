@@ -54,6 +54,8 @@ def test_each_linear_weight_is_quantized_as_the_loader_reads_it(original_dir, mo
     layers = [m for m in model.modules() if isinstance(m, Int8Linear)]
     assert len(seen) == len(layers) and set(seen) == {torch.bfloat16}
     assert all(m._packed is not None and m.weight.numel() == 0 for m in layers)
+    # Biases load before their weights, so the engine adds them inside the int8 GEMM (no extra pass).
+    assert any(m.bias is not None for m in layers) and all(m._bias_packed for m in layers if m.bias is not None)
 
 
 def test_int8_loads_under_inference_mode_as_outside_it(original_dir, fp32_and_int8):

@@ -49,11 +49,11 @@ def quantize_rows(weight: torch.Tensor, block_elements: int = 2**17) -> tuple[to
     return quantized, scale
 
 
-def _prepack(weight: torch.Tensor, scale: torch.Tensor):
-    """The engine's packed form of an int8 weight with per-row scales (no bias: Int8Linear adds it)."""
+def _prepack(weight: torch.Tensor, scale: torch.Tensor, bias: torch.Tensor | None = None):
+    """The engine's packed form of an int8 weight with per-row scales and, if given, the fp32 bias it adds."""
     zero_points = torch.zeros(weight.shape[0], dtype=torch.long)
     quantized = torch._make_per_channel_quantized_tensor(weight, scale.double(), zero_points, 0)
-    return torch.ops.quantized.linear_prepack(quantized, None)
+    return torch.ops.quantized.linear_prepack(quantized, None if bias is None else bias.float())
 
 
 class Int8Linear(nn.Module):
@@ -72,6 +72,7 @@ class Int8Linear(nn.Module):
         self.bias = nn.Parameter(torch.empty(out_features, dtype=torch.float32, device=device),
                                  requires_grad=False) if bias else None
         self._packed = None
+        self._bias_packed = False  # whether the engine adds the bias (else forward does)
 
     @classmethod
     def from_linear(cls, linear: nn.Linear) -> "Int8Linear":
@@ -84,7 +85,9 @@ class Int8Linear(nn.Module):
         return module.pack()
 
     def pack(self) -> "Int8Linear":
-        self._packed = _prepack(self.weight.data, self.weight_scale.data)
+        bias = None if self.bias is None else self.bias.data
+        self._packed = _prepack(self.weight.data, self.weight_scale.data, bias)
+        self._bias_packed = self.bias is not None
         self.weight = nn.Parameter(torch.empty(0, dtype=torch.int8), requires_grad=False)  # the engine's copy only
         return self
 
@@ -107,7 +110,7 @@ class Int8Linear(nn.Module):
             raise RuntimeError("Int8Linear used before pack(): load it through from_pretrained or from_linear.")
         shape = x.shape
         out = torch.ops.quantized.linear_dynamic(x.reshape(-1, shape[-1]).float(), self._packed, True)
-        if self.bias is not None:
+        if self.bias is not None and not self._bias_packed:
             out = out.add_(self.bias)
         return out.reshape(*shape[:-1], self.out_features).to(x.dtype)
 
@@ -222,6 +225,9 @@ class QwenAudioInt8Quantizer(HfQuantizer):
         most three jobs per worker are in flight (their pages prefetched), which bounds the float tensors held."""
         scale = torch.empty(module.out_features, dtype=torch.float32)
         inference = torch.is_inference_mode_enabled()  # a load under inference_mode makes inference tensors
+        # A bias is read before its weight (sorted keys): packed with it when already loaded, else added in forward.
+        bias = module.bias.data if module.bias is not None and module.bias.device.type != "meta" else None
+        module._bias_packed = bias is not None
 
         def job():
             if not getattr(self._local, "single", False):
@@ -230,7 +236,7 @@ class QwenAudioInt8Quantizer(HfQuantizer):
             with torch.inference_mode(inference):
                 quantized, row_scale = quantize_rows(weight)
                 scale.copy_(row_scale)
-                module._packed = _prepack(quantized, row_scale)
+                module._packed = _prepack(quantized, row_scale, bias)
 
         while len(self._jobs) >= 3 * self._pool._max_workers:
             self._jobs.pop(0).result()
