@@ -21,7 +21,8 @@ from qwen_audio_hf.evaluation.metrics import word_error_rate
 
 demo_dir, out = sys.argv[1], sys.argv[2]
 wav, model_dir = os.path.join(demo_dir, "long_recording.wav"), os.path.join(demo_dir, "model")
-demo_run = json.load(open(os.path.join(demo_dir, "metrics.json")))["speech_long_form"]
+demo_metrics = json.load(open(os.path.join(demo_dir, "metrics.json")))
+demo_run = demo_metrics["speech_long_form"]
 printed = shlex.split(demo_run["command"])  # the demo's own command, run here on DIR's files
 options = [item for flag in ("--chunk-length-s", "--max-new-tokens") for item in (flag, printed[printed.index(flag) + 1])]
 command = ["qwen-audio-hf", "transcribe", wav, "--model", model_dir, "--timestamps", *options, "--output-dir", demo_dir]
@@ -43,6 +44,9 @@ record = {
     "median_start_error_s": float(np.median(errors)) if errors else None,
     "utterances_with_start": len(errors),
     "demo_reported": {key: demo_run.get(key) for key in ("wer", "median_start_error_s", "utterances", "recording_s")},
+    "demo_run": {"seconds": demo_metrics.get("seconds"), "parameters": demo_metrics.get("parameters"),
+                 "held_out_asr_wer": demo_metrics.get("speech", {}).get("asr_wer"),
+                 "held_out_asr_audio_zeroed_wer": demo_metrics.get("speech", {}).get("asr_audio_zeroed_wer")},
     "first_words": result["words"][:12],
     "truth_first_utterances": truth[:4],
     "text_head": result["text"][:400],
