@@ -172,7 +172,7 @@ def test_report_embeds_the_pictures_and_the_metrics(real_run):
         assert f"| {task} | accuracy | {row['accuracy']:.3f} | {row['audio_zeroed_accuracy']:.3f} | {row['chance']:.3f} |" in text
     assert f"| wer | {metrics['long_form']['wer']:.3f} |" in text
     assert f"| windows | {metrics['long_form']['windows']} |" in text
-    assert "**12.5 s**" in text and f"{metrics['parameters']} parameters" in text
+    assert "**12.5 s**" in text and f"{metrics['parameters']:,} parameters" in text
 
 
 def test_report_without_a_recording_has_no_timeline(real_run, tmp_path):

@@ -1,8 +1,9 @@
 """The demo's report: ``training_curves.png``, ``long_form_timeline.png`` and ``report.md`` in the output folder.
 
 Everything is drawn from plain data, never from a model: the metrics dict the demo writes to ``metrics.json``
-(per-task rows, the long-form results, ``loss_history``: each stage's Trainer ``log_history``), and for the timeline the long recording itself, its truth utterances
-(``{"start_s", "end_s", "text"}``) and its transcript in the schema ``qwen-audio-hf transcribe`` writes
+(per-task rows, the long-form results, ``loss_history``: each stage's Trainer ``log_history``), and for the
+timeline the long recording itself, its truth utterances (``{"start_s", "end_s", "text"}``, optionally the
+words' ``word_starts_s``) and its transcript in the schema ``qwen-audio-hf transcribe`` writes
 (``LongFormResult.to_dict``: ``windows`` as planned, with their texts, and ``words`` with ``--timestamps``).
 Mistakes are found by aligning truth and transcript words with jiwer over the tokens the package's WER counts.
 """
@@ -202,8 +203,8 @@ def _scalars(data: Dict[str, Any], prefix: str = "") -> List[tuple]:
 LONG_RUN_FIGURES = (("recording_s", "recording length (s)"), ("utterances", "utterances"),
                     ("noisy_pauses", "pauses with a noise burst"), ("chunk_length_s", "longest window (s)"),
                     ("wer", "WER"), ("median_start_error_s", "median utterance start error (s)"),
-                    ("utterances_found_fraction", "utterances with a transcript word at their start"),
-                    ("cuts_in_pause_fraction", "cuts in a pause"), ("forced_cuts", "forced cuts"),
+                    ("utterances_found_fraction", "fraction of utterances with a transcript word near their start"),
+                    ("cuts_in_pause_fraction", "fraction of cuts in a pause"), ("forced_cuts", "forced cuts"),
                     ("seconds", "decoding time (s)"))
 
 
@@ -211,7 +212,8 @@ def render_report(metrics: Dict[str, Any], has_timeline: bool) -> str:
     """report.md: the pictures and the metrics tables, all numbers taken from ``metrics``."""
     settings = metrics.get("settings", {})
     lines = ["# qwen-audio-hf demo report", ""]
-    lines.append(f"Tiny QwenAudio ({_number(metrics.get('parameters'))} parameters, vocabulary "
+    params = metrics.get("parameters")
+    lines.append(f"Tiny QwenAudio ({f'{params:,}' if isinstance(params, int) else '–'} parameters, vocabulary "
                  f"{_number(metrics.get('vocab_size'))}), seed {_number(settings.get('seed'))}; wall time of the "
                  f"demo: **{_number(metrics.get('seconds'))} s**. Every figure here is read from `metrics.json`.")
     lines += ["", f"![training curves]({TRAINING_CURVES})", "", "## Held-out evaluation", "",
