@@ -146,8 +146,8 @@ def test_shortened_demo_learns_from_the_audio_and_writes_a_reloadable_model(proc
     out = capsys.readouterr().out
     assert "Sample generations" in out and "Held-out accuracy per task" in out
     # the training curves come from the Trainer's log: a loss every max_steps // LOSS_POINTS steps, to the last step
-    for stage, steps in (("pretraining", 120), ("LoRA SFT", 60)):
-        logged = [step for step, _ in saved["training"][stage]]
+    for stage, steps in (("pretrain", 120), ("sft", 60)):
+        logged = [step for step, _ in demo.report.loss_points(saved["loss_history"][stage])]
         assert logged == list(range(steps // demo.training.LOSS_POINTS, steps + 1, steps // demo.training.LOSS_POINTS))
     report = open(tmp_path / "report.md", encoding="utf-8").read()
     assert "![training curves](training_curves.png)" in report and os.path.getsize(tmp_path / "training_curves.png") > 20000

@@ -10,7 +10,7 @@ from PIL import Image
 
 from qwen_audio_hf import demo
 from qwen_audio_hf.demo import long_form as stage
-from qwen_audio_hf.demo import report, synthetic
+from qwen_audio_hf.demo import report, speech, synthetic
 from qwen_audio_hf.evaluation.metrics import error_rate_counts, word_error_rate
 from qwen_audio_hf.long_form import LongFormDecoder
 from qwen_audio_hf.long_form.decoding import build_task
@@ -105,7 +105,7 @@ def real_run(processor, tmp_path_factory):
     metrics = {
         "tasks": {task: {"accuracy": chat["accuracy"][task], "audio_zeroed_accuracy": chat["audio_zeroed_accuracy"][task],
                          "chance": synthetic.chance_level(task)} for task in synthetic.TASKS},
-        "training": {"pretraining": report.loss_points(pre.log_history), "LoRA SFT": report.loss_points(sft.log_history)},
+        "loss_history": {"pretrain": pre.log_history, "sft": sft.log_history},
         "long_form": {"wer": word_error_rate([" ".join(t["text"] for t in truth)], [result.text]),
                       "windows": len(result.windows), "recording_s": round(len(audio) / stage.SAMPLE_RATE, 2)},
         "settings": {"seed": settings.seed, "pretrain_steps": settings.pretrain_steps},
@@ -115,6 +115,21 @@ def real_run(processor, tmp_path_factory):
                  "transcript": result.to_dict(timestamps=True), "name": "recording.wav",
                  "forced": [w.forced for w in plan_windows(audio, stage.CHUNK_LENGTH_S)]}
     return out, metrics, recording, report.write_report(str(out), metrics, recording)
+
+
+@pytest.fixture(scope="module")
+def speech_run(real_run, processor):
+    """The demo's speech long-form stage (eSpeak recording of held-out voices, transcribed with word timestamps)
+    on the small model, and the report written with it in metrics.json."""
+    out, metrics, _, _ = real_run
+    model = demo.build_tiny_model(demo.DemoSettings(text_hidden_size=32, audio_d_model=32)).eval()
+    set_generation_defaults(model, processor.tokenizer)
+    folder = out / "speech"
+    folder.mkdir()
+    long_run = stage.run_speech_long_form(model, processor, speech.make_utterances(12, 5, "held_out"), seed=0,
+                                          output_dir=str(folder), min_seconds=25.0, min_utterances=8, max_new_tokens=4)
+    metrics = dict(metrics, speech_long_form=long_run)
+    return folder, metrics, report.write_report(str(folder), metrics)
 
 
 def _image(path):
@@ -136,7 +151,7 @@ def test_pictures_are_drawn_from_the_real_runs(real_run):
     for image in (curves, timeline):  # a drawn picture, not a blank canvas
         colours = image.convert("RGB").getcolors(maxcolors=1 << 20)
         assert len(colours) > 50 and max(count for count, _ in colours) < 0.95 * image.width * image.height
-    assert len(metrics["training"]["pretraining"]) == 4 and len(metrics["training"]["LoRA SFT"]) == 3
+    assert [len(report.loss_points(h)) for h in metrics["loss_history"].values()] == [4, 3]  # every step logged
 
 
 def test_a_longer_recording_gets_more_strips(real_run, tmp_path):
@@ -157,7 +172,7 @@ def test_report_embeds_the_pictures_and_the_metrics(real_run):
         assert f"| {task} | accuracy | {row['accuracy']:.3f} | {row['audio_zeroed_accuracy']:.3f} | {row['chance']:.3f} |" in text
     assert f"| wer | {metrics['long_form']['wer']:.3f} |" in text
     assert f"| windows | {metrics['long_form']['windows']} |" in text
-    assert "**12.5 s**" in text and f"{metrics['parameters']} parameters" in text
+    assert "**12.5 s**" in text and f"{metrics['parameters']:,} parameters" in text
 
 
 def test_report_without_a_recording_has_no_timeline(real_run, tmp_path):
@@ -165,3 +180,16 @@ def test_report_without_a_recording_has_no_timeline(real_run, tmp_path):
     paths = report.write_report(str(tmp_path), metrics)
     assert set(paths) == {"training_curves", "report"} and not os.path.exists(tmp_path / report.TIMELINE)
     assert report.TIMELINE not in open(paths["report"], encoding="utf-8").read()
+
+
+def test_report_of_the_speech_recording(speech_run):
+    folder, metrics, paths = speech_run
+    long_run = metrics["speech_long_form"]
+    assert set(paths) == {"training_curves", "timeline", "report"}
+    timeline = _image(paths["timeline"])  # 25+ s of speech: one strip of <= 30 s or two
+    assert timeline.width >= 1800 and 2.6 * 100 <= timeline.height <= (2 * 2.6 + 1.6) * 110 + 1
+    text = open(paths["report"], encoding="utf-8").read()
+    assert "## The long recording" in text and f"![long-form timeline]({report.TIMELINE})" in text
+    assert f"| WER | {long_run['wer']:.3f} |" in text and f"| utterances | {long_run['utterances']} |" in text
+    assert long_run["command"] in text and f"| long recording | wer | {long_run['wer']:.3f} |" in text
+    assert long_run["utterances"] >= 8 and os.path.isfile(long_run["audio"])

@@ -209,14 +209,20 @@ def build_speech_recording(utterances: Sequence[Dict], seed: int, min_seconds: f
     return np.concatenate(pieces), truth
 
 
-def utterance_start_errors(truth: Sequence[Dict], words) -> List[float | None]:
-    """Per truth utterance, |first hypothesis word start - utterance start| for the earliest word that starts
-    between 0.5 s before the utterance and its end (None: no word there)."""
-    errors = []
+def utterance_starts(truth: Sequence[Dict], word_starts: Sequence[float]) -> List[float | None]:
+    """Per truth utterance, the transcript's start of it: the earliest hypothesis word start between 0.5 s before
+    the utterance and its end (None: no word there)."""
+    found = []
     for item in truth:
-        starts = [w.start for w in words if item["start_s"] - 0.5 <= w.start <= item["end_s"]]
-        errors.append(abs(min(starts) - item["start_s"]) if starts else None)
-    return errors
+        starts = [start for start in word_starts if item["start_s"] - 0.5 <= start <= item["end_s"]]
+        found.append(min(starts) if starts else None)
+    return found
+
+
+def utterance_start_errors(truth: Sequence[Dict], words) -> List[float | None]:
+    """Per truth utterance, |transcript start (`utterance_starts`) - utterance start| (None: no word there)."""
+    return [None if start is None else abs(start - item["start_s"])
+            for item, start in zip(truth, utterance_starts(truth, [w.start for w in words]))]
 
 
 def run_speech_long_form(model, processor, utterances: Sequence[Dict], *, seed: int, output_dir: str,
@@ -278,4 +284,4 @@ def run_speech_long_form(model, processor, utterances: Sequence[Dict], *, seed: 
 
 __all__ = ["CHUNK_LENGTH_S", "SPEECH_CHUNK_LENGTH_S", "build_recording", "build_speech_recording",
            "clip_alone_accuracy", "long_form_metrics", "run_long_form_stage", "run_speech_long_form",
-           "utterance_start_errors"]
+           "utterance_start_errors", "utterance_starts"]

@@ -1,9 +1,9 @@
 """The demo's report: ``training_curves.png``, ``long_form_timeline.png`` and ``report.md`` in the output folder.
 
 Everything is drawn from plain data, never from a model: the metrics dict the demo writes to ``metrics.json``
-(per-task rows, the long-form result, ``training``: the loss points of each stage taken from the Trainer's
-``log_history``), and for the timeline the long recording itself, its truth utterances
-(``{"start_s", "end_s", "text"}``) and its transcript in the schema ``qwen-audio-hf transcribe`` writes
+(per-task rows, the long-form results, ``loss_history``: each stage's Trainer ``log_history``), and for the
+timeline the long recording itself, its truth utterances (``{"start_s", "end_s", "text"}``, optionally the
+words' ``word_starts_s``) and its transcript in the schema ``qwen-audio-hf transcribe`` writes
 (``LongFormResult.to_dict``: ``windows`` as planned, with their texts, and ``words`` with ``--timestamps``).
 Mistakes are found by aligning truth and transcript words with jiwer over the tokens the package's WER counts.
 """
@@ -20,6 +20,8 @@ from ..evaluation.text_normalization import error_rate_tokens, remove_special_to
 TRAINING_CURVES = "training_curves.png"
 TIMELINE = "long_form_timeline.png"
 REPORT = "report.md"
+STAGES = {"pretrain": "pretraining", "sft": "LoRA SFT"}
+"""metrics.json's ``loss_history`` keys (each stage's Trainer log_history) -> the picture's panel titles."""
 START_TOLERANCE_S = 0.3
 """Start-time error above which an utterance's start is marked (the issue's goal for the median)."""
 METRICS = {"accuracy": "accuracy", "wer": "wer", "median_start_error_s": "seconds", "start_error_s": "seconds"}
@@ -101,8 +103,8 @@ def align_transcript(truth: Sequence[Dict], transcript: Dict, language: str = "e
 
     A truth utterance may carry its words' absolute ``starts`` (or ``word_starts_s``; and ``ends``) to place them; otherwise its words
     are laid evenly over it. Returns ``utterances``: each truth utterance with its ``words`` (text, display time, status ``equal`` /
-    ``substitute`` / ``delete``) and ``hypothesis_start_s`` (start of the transcript word its first transcribed
-    word aligns to, only when the transcript has word timestamps), and ``words``: the transcript's words with
+    ``substitute`` / ``delete``) and ``hypothesis_start_s`` (the transcript's start of it as the long-form metric
+    finds it, `long_form.utterance_starts`; only when the transcript has word timestamps), and ``words``: the transcript's words with
     their time and status (``equal`` / ``substitute`` / ``insert``). Without word timestamps the words of each
     window's text are laid evenly over the window."""
     import jiwer
@@ -135,11 +137,11 @@ def align_transcript(truth: Sequence[Dict], transcript: Dict, language: str = "e
                 for ref, hyp in zip(range(chunk.ref_start_idx, chunk.ref_end_idx),
                                     range(chunk.hyp_start_idx, chunk.hyp_end_idx)):
                     reference[ref]["status"] = hypothesis[hyp]["status"] = chunk.type
-                    reference[ref]["hypothesis_index"] = hyp
-    for utterance in utterances:
-        matched = [w["hypothesis_index"] for w in utterance["words"] if "hypothesis_index" in w]
-        if matched and timed:
-            utterance["hypothesis_start_s"] = hypothesis[matched[0]]["start_s"]
+    if timed:  # the start the long-form metric measures (demo.long_form.utterance_starts)
+        from .long_form import utterance_starts
+
+        for utterance, start in zip(utterances, utterance_starts(truth, [w["start_s"] for w in transcript["words"]])):
+            utterance["hypothesis_start_s"] = start
     return {"utterances": utterances, "words": hypothesis}
 
 
@@ -154,10 +156,10 @@ def write_report(output_dir: str, metrics: Dict[str, Any], recording: Optional[D
     from . import pictures
 
     os.makedirs(output_dir, exist_ok=True)
-    training = metrics.get("training", {})
-    paths = {"training_curves": pictures.training_curves(
-        os.path.join(output_dir, TRAINING_CURVES), {stage: points for stage, points in training.items()},
-        metric_rows(metrics), extra_curves(metrics))}
+    histories = metrics.get("loss_history", {})
+    losses = {STAGES.get(stage, stage): loss_points(history) for stage, history in histories.items()}
+    paths = {"training_curves": pictures.training_curves(os.path.join(output_dir, TRAINING_CURVES), losses,
+                                                         metric_rows(metrics), extra_curves(metrics))}
     if metrics.get("speech_long_form"):  # the speech recording is the headline; the sound stage's is the fallback
         recording = speech_recording(metrics["speech_long_form"])
     if recording is not None:
@@ -201,8 +203,8 @@ def _scalars(data: Dict[str, Any], prefix: str = "") -> List[tuple]:
 LONG_RUN_FIGURES = (("recording_s", "recording length (s)"), ("utterances", "utterances"),
                     ("noisy_pauses", "pauses with a noise burst"), ("chunk_length_s", "longest window (s)"),
                     ("wer", "WER"), ("median_start_error_s", "median utterance start error (s)"),
-                    ("utterances_found_fraction", "utterances with a transcript word at their start"),
-                    ("cuts_in_pause_fraction", "cuts in a pause"), ("forced_cuts", "forced cuts"),
+                    ("utterances_found_fraction", "fraction of utterances with a transcript word near their start"),
+                    ("cuts_in_pause_fraction", "fraction of cuts in a pause"), ("forced_cuts", "forced cuts"),
                     ("seconds", "decoding time (s)"))
 
 
@@ -210,7 +212,8 @@ def render_report(metrics: Dict[str, Any], has_timeline: bool) -> str:
     """report.md: the pictures and the metrics tables, all numbers taken from ``metrics``."""
     settings = metrics.get("settings", {})
     lines = ["# qwen-audio-hf demo report", ""]
-    lines.append(f"Tiny QwenAudio ({_number(metrics.get('parameters'))} parameters, vocabulary "
+    params = metrics.get("parameters")
+    lines.append(f"Tiny QwenAudio ({f'{params:,}' if isinstance(params, int) else '–'} parameters, vocabulary "
                  f"{_number(metrics.get('vocab_size'))}), seed {_number(settings.get('seed'))}; wall time of the "
                  f"demo: **{_number(metrics.get('seconds'))} s**. Every figure here is read from `metrics.json`.")
     lines += ["", f"![training curves]({TRAINING_CURVES})", "", "## Held-out evaluation", "",

@@ -12,7 +12,7 @@ pictures (`report.py`).
 metrics.json keys: ``tasks`` (chat, per task), ``speech`` (headline ASR/SRWT figures, eval command, voices),
 ``tagged_after_pretraining`` / ``tagged_after_sft``, ``loss_history`` (each stage's Trainer log_history),
 ``asr_wer_curve`` (WER during pretraining), ``speech_long_form`` (windows, cut points, words, truth),
-``long_form`` (sound), ``training`` (loss points per stage, for the report), ``settings``, ``seconds``.
+``long_form`` (sound), ``settings``, ``seconds``.
 
 Model and training choices: `training.py`; tasks, prompts and scoring: `tasks.py`; generation goes through the
 package's one generation helper (`modeling.generation.generate_texts`) and accuracy through `evaluation.metrics.accuracy`.
@@ -37,7 +37,7 @@ from ..export import save_for_hub
 from . import synthetic
 from . import speech, speech_eval
 from .long_form import long_form_metrics, run_speech_long_form
-from .report import loss_points, write_report
+from .report import write_report
 from .tasks import CHAT_QUESTIONS, CHAT_SPEECH_TASKS, answer_label, is_correct, prompt_text, speech_tasks
 from .training import DemoSettings, build_processor, build_tiny_model, pretrain_stage, sft_stage
 
@@ -151,7 +151,6 @@ def run_demo(output_dir: str, settings: Optional[DemoSettings] = None, processor
     model = tuned.model
     _log(f"LoRA SFT done ({settings.sft_steps} steps, {len(replay)} tagged rows mixed in, last loss "
          f"{_last_loss(tuned.log_history)})", start)
-    losses = {"pretraining": loss_points(pretrained.log_history), "LoRA SFT": loss_points(tuned.log_history)}
 
     model_dir = os.path.join(output_dir, "model")
     save_for_hub(model, processor, model_dir, description="Tiny Qwen-Audio trained by `qwen-audio-hf demo`.")
@@ -210,7 +209,6 @@ def run_demo(output_dir: str, settings: Optional[DemoSettings] = None, processor
         "model_dir": model_dir,
         "speech_long_form": speech_long,
         "long_form": long_form,
-        "training": losses,
     }
     sound = [metrics["tasks"][t] for t in synthetic.TASKS]
     metrics["mean_accuracy"] = float(np.mean([t["accuracy"] for t in sound]))
