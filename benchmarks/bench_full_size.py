@@ -295,11 +295,5 @@ def transcribe_stage(directory: str, scratch: str, seconds: int, env: dict, load
     return entry
 
 
-    slug = re.sub(r"[^a-z0-9]+", "_", cpu["model"].lower()).strip("_")
-    output = args.output or str(ROOT / "benchmarks" / "results" / f"cpu_full_{slug}.json")
-    Path(output).write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {output}")
-
-
 if __name__ == "__main__":
     main()
